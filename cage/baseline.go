@@ -1,0 +1,116 @@
+package cage
+
+import (
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// systemDirs are executable when [exec] system is true, readable otherwise.
+var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// etcSecrets are the entries of /etc that hold secrets; the rest of /etc is
+// readable. Landlock can only grant, so /etc is granted entry by entry,
+// skipping these (patterns as in path.Match, relative to /etc).
+var etcSecrets = []string{
+	"shadow", "shadow-", "gshadow", "gshadow-",
+	"sudoers", "sudoers.d", "security/opasswd",
+	"ssh/ssh_host_*_key", "ssl/private", "pki/tls/private", "pki/CA/private",
+	"krb5.keytab", "ipsec.secrets", "ipsec.d/private",
+	"NetworkManager/system-connections", "wpa_supplicant", "wireguard",
+	"openvpn", "letsencrypt", "ppp/chap-secrets", "ppp/pap-secrets",
+	"libvirt/secrets", "cups/ssl", "containers/auth.json", "docker/key.json",
+}
+
+// devFiles are the device nodes every program expects; terminals also get
+// device ioctls (the seccomp filter still refuses TIOCSTI and TIOCLINUX).
+var devFiles = []struct {
+	path string
+	dev  bool
+}{
+	{"/dev/null", false}, {"/dev/zero", false}, {"/dev/full", false},
+	{"/dev/random", false}, {"/dev/urandom", false},
+	{"/dev/tty", true}, {"/dev/ptmx", true},
+}
+
+// baseline returns the always-granted rules.
+func (c *compiler) baseline() {
+	const src = "baseline"
+	c.addDir(c.p.Root, RWX, src)
+	c.addDir(c.p.Home, RWX, src)
+	c.addDir(c.p.TmpDir, RWX, src)
+	c.addExisting("/tmp", RW, src)
+	sys := ROX
+	if !c.spec.ExecSystem {
+		sys = RO
+	}
+	for _, d := range systemDirs {
+		c.addExisting(d, sys, src)
+	}
+	c.grantExcept("/etc", etcSecrets, src)
+	c.addExisting("/proc", RO, src)
+	c.addExisting("/sys", RO, src)
+	for _, d := range devFiles {
+		c.addDevice(d.path, d.dev, src)
+	}
+	c.addDevice("/dev/pts", true, src)
+	if c.host.Self != "" {
+		c.addExisting(c.host.Self, ROX, "baseline (aicage itself)")
+	}
+}
+
+// grantExcept grants dir read-only entry by entry, leaving out the entries
+// matching secrets and descending into directories that hold one.
+func (c *compiler) grantExcept(dir string, secrets []string, src string) {
+	c.grantExceptRel(dir, "", secrets, src)
+}
+
+func (c *compiler) grantExceptRel(root, rel string, secrets []string, src string) {
+	entries, err := c.host.FS.ReadDir(filepath.Join(root, rel))
+	if err != nil {
+		return
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r := path.Join(rel, name)
+		if matchesAny(r, secrets) {
+			continue
+		}
+		if holdsSecret(r, secrets) {
+			if fi, err := c.host.FS.Lstat(filepath.Join(root, r)); err == nil && fi.IsDir() {
+				c.grantExceptRel(root, r, secrets, src)
+				continue
+			}
+		}
+		c.addExisting(filepath.Join(root, r), RO, src)
+	}
+}
+
+func matchesAny(rel string, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, rel); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsSecret reports whether a pattern lies below the directory rel.
+func holdsSecret(rel string, patterns []string) bool {
+	depth := strings.Count(rel, "/") + 1
+	for _, p := range patterns {
+		parts := strings.Split(p, "/")
+		if len(parts) <= depth {
+			continue
+		}
+		if ok, _ := path.Match(strings.Join(parts[:depth], "/"), rel); ok {
+			return true
+		}
+	}
+	return false
+}

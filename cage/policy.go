@@ -1,0 +1,57 @@
+package cage
+
+// Policy is the compiled cage: everything the child needs to lock itself
+// down and exec, and everything `aicage status` shows. It is a plain value
+// that crosses the pipe to the child as JSON.
+type Policy struct {
+	ABI        int  // the Landlock ABI to use (the kernel's, capped at what aicage knows)
+	BestEffort bool // protections the kernel lacks are dropped, not refused
+
+	Root     string // project root
+	StateDir string
+	Home     string // the private home
+	TmpDir   string
+	RealHome string
+	Profile  string
+
+	Rules   []Rule // filesystem grants, paths resolved, files told from directories
+	Connect []Port // TCP connect ports
+	Bind    []Port // TCP bind ports
+	UDP     string // "deny" | "dns" | "allow"
+
+	Argv []string // argv[0] is the resolved program
+	Dir  string   // working directory inside the cage
+	Env  []string
+
+	HomeCopy []CopyOp // copied into the private home at each entry
+	HomeLink []LinkOp // symlinked into the private home
+	Protect  []string // extra protected paths, absolute
+
+	Skipped []Skipped // grants that were not applied, with why
+}
+
+// Rule grants Access on one path.
+type Rule struct {
+	Path   string
+	Access Access
+	Dir    bool
+	Dev    bool // device ioctls allowed (terminals only)
+	Source string
+}
+
+// CopyOp copies a real file or directory into the private home.
+type CopyOp struct {
+	From, To string
+	Source   string
+}
+
+// LinkOp makes Link (in the private home) a symlink to Target (a real path).
+type LinkOp struct {
+	Target, Link string
+	Source       string
+}
+
+// Skipped is a configured grant that was not applied.
+type Skipped struct {
+	Path, Reason, Source string
+}

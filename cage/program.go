@@ -1,0 +1,159 @@
+package cage
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// NotFoundError is a command that is not on the outside PATH.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%s: command not found", e.Name) }
+
+// Hint says what to check.
+func (e *NotFoundError) Hint() string {
+	return "check the name, or install it; aicage looks it up on your PATH before entering the cage"
+}
+
+// program resolves argv[0] on the outside PATH, before the cage exists, and
+// grants the install prefix of a program that lives under the real home
+// (npm's global prefix, nvm, ~/.local/bin, native installers) and of the
+// interpreter its #! line names — never the home itself.
+func (c *compiler) program() error {
+	if len(c.spec.Argv) == 0 {
+		return fmt.Errorf("bug: no command")
+	}
+	argv := append([]string(nil), c.spec.Argv...)
+	prog, err := c.lookPath(argv[0])
+	if err != nil {
+		return err
+	}
+	argv[0] = prog
+	c.p.Argv = argv
+	c.grantProgram(prog, "program "+filepath.Base(prog))
+	return nil
+}
+
+func (c *compiler) lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) {
+			base := c.spec.Cwd
+			if base == "" {
+				base = c.p.Root
+			}
+			p = filepath.Join(base, p)
+		}
+		if _, err := c.host.FS.Stat(p); err != nil {
+			return "", &NotFoundError{Name: name}
+		}
+		return p, nil
+	}
+	path := getenv(c.host.Env, "PATH")
+	if path == "" {
+		path = defaultPath
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue // a relative PATH entry would be looked up inside, in another cwd
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := c.host.FS.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", &NotFoundError{Name: name}
+}
+
+const defaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+// grantProgram grants a program under the real home, and its interpreter.
+func (c *compiler) grantProgram(prog, src string) {
+	c.grantPrefix(prog, src)
+	interp := c.interpreter(prog)
+	if interp != "" {
+		c.grantPrefix(interp, src+" (interpreter)")
+	}
+}
+
+func (c *compiler) grantPrefix(prog, src string) {
+	home := c.host.Home
+	if home == "" || home == "/" {
+		return
+	}
+	real, err := c.host.FS.EvalSymlinks(prog)
+	if err != nil {
+		return
+	}
+	for _, p := range []string{prog, real} {
+		if !within(p, home) || within(p, c.p.Root) {
+			continue
+		}
+		prefix := installPrefix(p, home)
+		if c.host.refusal(prefix, src, nil) != nil {
+			prefix = p // never a sensitive directory: the file alone
+		}
+		c.addExisting(prefix, ROX, src)
+	}
+}
+
+// installPrefix finds the directory a program under home was installed into:
+// the package directory below node_modules, else the parent of its bin/,
+// else its own directory — but never home, ~/.local or ~/.config themselves.
+func installPrefix(p, home string) string {
+	parts := strings.Split(p, "/")
+	for i := len(parts) - 2; i > 0; i-- {
+		if parts[i] != "node_modules" {
+			continue
+		}
+		end := i + 2
+		if end < len(parts) && strings.HasPrefix(parts[i+1], "@") {
+			end++
+		}
+		if end <= len(parts)-1 {
+			return strings.Join(parts[:end], "/")
+		}
+	}
+	dir := filepath.Dir(p)
+	if filepath.Base(dir) == "bin" {
+		dir = filepath.Dir(dir)
+	}
+	for _, broad := range []string{home, filepath.Join(home, ".local"), filepath.Join(home, ".config"), filepath.Join(home, ".local/share")} {
+		if dir == broad {
+			return p
+		}
+	}
+	if !within(dir, home) {
+		return p
+	}
+	return dir
+}
+
+// interpreter returns the program a #! line names, looked up on the outside
+// PATH when it is "env NAME".
+func (c *compiler) interpreter(prog string) string {
+	head, err := c.host.FS.ReadHead(prog, 256)
+	if err != nil || !bytes.HasPrefix(head, []byte("#!")) {
+		return ""
+	}
+	line, _, _ := bytes.Cut(head[2:], []byte("\n"))
+	fields := strings.Fields(string(line))
+	if len(fields) == 0 {
+		return ""
+	}
+	if filepath.Base(fields[0]) != "env" {
+		return fields[0]
+	}
+	for _, f := range fields[1:] {
+		if strings.HasPrefix(f, "-") || strings.Contains(f, "=") {
+			continue
+		}
+		if p, err := c.lookPath(f); err == nil {
+			return p
+		}
+		return ""
+	}
+	return ""
+}

@@ -1,0 +1,91 @@
+package cage
+
+import "fmt"
+
+// RequiredABI is the lowest Landlock ABI that gives every protection aicage
+// promises by default: filesystem, TCP ports (4), device ioctls (5), and the
+// signal and abstract-socket scopes (6). Below it aicage refuses to start
+// unless --best-effort is given.
+const RequiredABI = 6
+
+// Protection is one thing the cage promises, and whether this kernel keeps
+// the promise.
+type Protection struct {
+	Name     string `json:"name"`
+	State    string `json:"state"` // "enforced", "degraded" or "missing"
+	Why      string `json:"why,omitempty"`
+	MinABI   int    `json:"min_abi,omitempty"`
+	Required bool   `json:"required"` // missing ⇒ refuse to start without --best-effort
+}
+
+type landlockFeature struct {
+	name     string
+	abi      int
+	required bool
+	missing  string // what happens without it
+}
+
+var landlockFeatures = []landlockFeature{
+	{"filesystem access (read, write, execute)", 1, true, "any file the user can reach is reachable"},
+	{"rename and link across directories inside grants", 2, false, "every cross-directory rename is refused (git mv fails)"},
+	{"file truncation", 3, true, "read-only files can be truncated"},
+	{"TCP connect and bind ports", 4, true, "any TCP port can be reached"},
+	{"device ioctls outside terminals", 5, true, "ioctls on granted device files are not restricted"},
+	{"signals to processes outside the cage", 6, true, "the cage can signal your other processes"},
+	{"abstract unix sockets served outside the cage", 6, true, "the cage can connect to abstract sockets outside"},
+	{"named unix sockets outside the grants", 9, false, "the cage can connect to any named unix socket it can name (docker, dbus, X11)"},
+	{"UDP ports", 10, false, "UDP is limited only by the seccomp filter (deny or allow, not per port)"},
+}
+
+// LandlockProtections lists the Landlock-backed protections on a kernel that
+// offers abi.
+func LandlockProtections(abi int) []Protection {
+	var out []Protection
+	for _, f := range landlockFeatures {
+		p := Protection{Name: f.name, MinABI: f.abi, Required: f.required, State: "enforced"}
+		if abi < f.abi {
+			p.State = "missing"
+			if abi == 0 {
+				p.Why = fmt.Sprintf("the kernel has no Landlock; %s", f.missing)
+			} else {
+				p.Why = fmt.Sprintf("needs Landlock ABI %d, this kernel has %d; %s", f.abi, abi, f.missing)
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// ABIError is a kernel whose Landlock is too old for the cage.
+type ABIError struct {
+	ABI     int
+	Missing []Protection
+}
+
+func (e *ABIError) Error() string {
+	if e.ABI == 0 {
+		return "this kernel has no Landlock: the cage cannot be enforced"
+	}
+	return fmt.Sprintf("this kernel's Landlock ABI %d lacks %d protections the cage needs (ABI %d): %s",
+		e.ABI, len(e.Missing), RequiredABI, e.Missing[0].Name)
+}
+
+// Hint says what to do.
+func (e *ABIError) Hint() string {
+	return "run 'aicage doctor' for details; use a kernel with Landlock ABI 6 or later (Linux 6.12+), or pass --best-effort to run with what this one has"
+}
+
+// CheckABI refuses a kernel that lacks a required protection unless
+// bestEffort; it returns the protections that will be dropped.
+func CheckABI(abi int, bestEffort bool) ([]Protection, error) {
+	var missing []Protection
+	for _, p := range LandlockProtections(abi) {
+		if p.State != "enforced" && p.Required {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 && !bestEffort {
+		return nil, &ABIError{ABI: abi, Missing: missing}
+	}
+	return missing, nil
+}

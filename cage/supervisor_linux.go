@@ -1,0 +1,215 @@
+package cage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// RunOptions are the supervisor's inputs besides the policy.
+type RunOptions struct {
+	// Self is the aicage binary to re-exec as the child; empty means
+	// /proc/self/exe.
+	Self                  string
+	Stdin, Stdout, Stderr *os.File
+	// Started, if set, runs once the child is running (e.g. to start the
+	// integrity watcher); Exited runs after every process of the cage is dead.
+	Started func(pid int)
+	Exited  func()
+}
+
+// forwarded are the signals the supervisor passes on to the command.
+var forwarded = []os.Signal{
+	syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+	syscall.SIGWINCH, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM,
+}
+
+// Run starts the command in the cage and supervises it: it forwards signals,
+// keeps the terminal usable (the command gets the foreground), reaps, and
+// when the command exits it kills every process the cage left behind. It
+// returns the command's exit status, 128+N when a signal N killed it.
+func Run(p *Policy, opt RunOptions) (int, error) {
+	self := opt.Self
+	if self == "" {
+		self = "/proc/self/exe"
+	}
+	if opt.Stdin == nil {
+		opt.Stdin, opt.Stdout, opt.Stderr = os.Stdin, os.Stdout, os.Stderr
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return 0, fmt.Errorf("bug: encoding the policy: %w", err)
+	}
+	// The supervisor adopts every orphan of the cage, so that nothing the
+	// cage starts outlives the session (double fork, setsid, daemons).
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("becoming child subreaper: %w", err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("creating the policy pipe: %w", err)
+	}
+	term := newTerminal(opt.Stdin)
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	signal.Ignore(syscall.SIGTTOU, syscall.SIGTTIN)
+	proc, err := os.StartProcess(self, []string{"aicage", ChildArg}, &os.ProcAttr{
+		Dir:   p.Dir,
+		Env:   []string{},
+		Files: []*os.File{opt.Stdin, opt.Stdout, opt.Stderr, pr},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, Foreground: term.foreground, Ctty: 0},
+	})
+	pr.Close()
+	if err != nil {
+		pw.Close()
+		signal.Stop(sigs)
+		return 0, fmt.Errorf("starting the cage: %w", err)
+	}
+	_, werr := pw.Write(data)
+	pw.Close()
+	if werr != nil && !errors.Is(werr, syscall.EPIPE) {
+		proc.Kill()
+	}
+	pid := proc.Pid
+	if opt.Started != nil {
+		opt.Started(pid)
+	}
+	done := make(chan struct{})
+	go forward(sigs, pid, done)
+	status := waitMain(pid, term)
+	close(done)
+	signal.Stop(sigs)
+	term.restore()
+	killLeftovers()
+	if opt.Exited != nil {
+		opt.Exited()
+	}
+	return status, nil
+}
+
+func forward(sigs <-chan os.Signal, pid int, done <-chan struct{}) {
+	for {
+		select {
+		case s := <-sigs:
+			syscall.Kill(pid, s.(syscall.Signal))
+		case <-done:
+			return
+		}
+	}
+}
+
+// waitMain reaps until the command itself exits. When the command stops on
+// a terminal (Ctrl-Z), the supervisor takes the terminal back and stops
+// too, so the user's shell sees the job stop; on `fg` it hands the terminal
+// back and continues the command.
+func waitMain(pid int, term *terminal) int {
+	for {
+		var ws syscall.WaitStatus
+		wpid, err := syscall.Wait4(-1, &ws, syscall.WUNTRACED, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 125 // ECHILD: cannot happen while the command lives
+		}
+		if wpid != pid {
+			continue // an orphan the cage left; reaped
+		}
+		switch {
+		case ws.Stopped():
+			if term.foreground {
+				term.takeBack()
+				syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+				term.giveTo(pid)
+				syscall.Kill(-pid, syscall.SIGCONT)
+			}
+		case ws.Exited():
+			return ws.ExitStatus()
+		case ws.Signaled():
+			return 128 + int(ws.Signal())
+		}
+	}
+}
+
+// killLeftovers kills and reaps every process still below the supervisor.
+func killLeftovers() {
+	for {
+		kids := children()
+		for _, k := range kids {
+			syscall.Kill(k, syscall.SIGKILL)
+		}
+		flags := 0
+		if len(kids) == 0 {
+			flags = syscall.WNOHANG
+		}
+		wpid, err := syscall.Wait4(-1, nil, flags, nil)
+		if errors.Is(err, syscall.ECHILD) || (err == nil && wpid == 0 && len(children()) == 0) {
+			return
+		}
+	}
+}
+
+// children lists this process's child pids, from every thread's children file.
+func children() []int {
+	var out []int
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// terminal is the user's terminal when aicage runs in its foreground.
+type terminal struct {
+	fd         int
+	foreground bool
+	saved      *unix.Termios
+}
+
+func newTerminal(f *os.File) *terminal {
+	t := &terminal{fd: int(f.Fd())}
+	tios, err := unix.IoctlGetTermios(t.fd, unix.TCGETS)
+	if err != nil {
+		return t
+	}
+	t.saved = tios
+	pgrp, err := unix.IoctlGetInt(t.fd, unix.TIOCGPGRP)
+	t.foreground = err == nil && pgrp == syscall.Getpgrp()
+	return t
+}
+
+func (t *terminal) takeBack() {
+	if t.foreground {
+		unix.IoctlSetPointerInt(t.fd, unix.TIOCSPGRP, syscall.Getpgrp())
+	}
+}
+
+func (t *terminal) giveTo(pgrp int) {
+	if t.foreground {
+		unix.IoctlSetPointerInt(t.fd, unix.TIOCSPGRP, pgrp)
+	}
+}
+
+// restore takes the terminal back and undoes modes a crashed program left.
+func (t *terminal) restore() {
+	t.takeBack()
+	if t.saved != nil {
+		unix.IoctlSetTermios(t.fd, unix.TCSETS, t.saved)
+	}
+}

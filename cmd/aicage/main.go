@@ -1,0 +1,45 @@
+// Command aicage runs AI coding agents and shells inside a Landlock cage,
+// configured per project by a trusted .aicage.toml.
+package main
+
+import (
+	"os"
+	"sort"
+
+	"github.com/urfave/cli/v2"
+)
+
+// commands is filled by each command's file in its init function, so that
+// one file holds one command.
+var commands []*cli.Command
+
+// globalFlags are accepted before any command.
+var globalFlags = []cli.Flag{
+	&cli.StringFlag{Name: "profile", Usage: "use profile `NAME` instead of the config's (shell, run)"},
+	&cli.BoolFlag{Name: "best-effort", Usage: "go on when the kernel lacks a protection, printing each one dropped"},
+}
+
+func newApp() *cli.App {
+	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
+	return &cli.App{
+		Name:                 "aicage",
+		Usage:                "run AI coding agents and shells in a per-project Landlock cage",
+		Flags:                globalFlags,
+		Commands:             commands,
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		Writer:               os.Stdout,
+		ErrWriter:            stderr,
+		ExitErrHandler:       func(*cli.Context, error) {}, // main reports errors
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return fail(err, "run 'aicage --help' for usage")
+		},
+	}
+}
+
+func main() {
+	if isChild() {
+		os.Exit(childMain())
+	}
+	os.Exit(exitCode(newApp().Run(os.Args)))
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/aicage/aicage/cage"
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "run",
+		Usage:     "run [commands.NAME] from the config, or any command after --, in the cage",
+		ArgsUsage: "NAME [ARGS...] | -- CMD [ARGS...]",
+		// Flag parsing stops at the command: everything after NAME or --
+		// belongs to it. Leading --profile and --best-effort are read by hand.
+		SkipFlagParsing: true,
+		Action:          runAction,
+	})
+}
+
+// runFlags are the flags `run` and `shell` accept before the command.
+type runFlags struct {
+	profile    string
+	bestEffort bool
+}
+
+func parseRunArgs(c *cli.Context) (runFlags, []string, error) {
+	f := runFlags{profile: c.String("profile"), bestEffort: c.Bool("best-effort")}
+	args := c.Args().Slice()
+	for len(args) > 0 {
+		switch a := args[0]; {
+		case a == "--best-effort":
+			f.bestEffort = true
+			args = args[1:]
+		case a == "--profile" && len(args) > 1:
+			f.profile = args[1]
+			args = args[2:]
+		case len(a) > len("--profile=") && a[:len("--profile=")] == "--profile=":
+			f.profile = a[len("--profile="):]
+			args = args[1:]
+		default:
+			return f, args, nil
+		}
+	}
+	return f, args, nil
+}
+
+func runAction(c *cli.Context) error {
+	f, args, err := parseRunArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 || (args[0] == "--" && len(args) == 1) {
+		return fail(errors.New("run needs a command"),
+			"run 'aicage run NAME' for a command of the config, or 'aicage run -- CMD ARGS…' for any command")
+	}
+	req := request{flags: f}
+	if args[0] == "--" {
+		req.argv = args[1:]
+	} else {
+		req.name, req.argv = args[0], args[1:]
+	}
+	return enter(c, req)
+}
+
+// request is what `run` or `shell` asks for.
+type request struct {
+	flags runFlags
+	name  string   // [commands.NAME], or "" for a raw command
+	argv  []string // the raw command, or the extra args for NAME
+	shell bool
+}
+
+// enter resolves the project, checks trust, compiles the policy and runs the
+// command under the supervisor.
+func enter(c *cli.Context, req request) error {
+	host := currentHost()
+	sess, err := resolve(c, req, host)
+	if err != nil {
+		return err
+	}
+	dropped, err := cage.CheckABI(host.ABI, sess.spec.BestEffort)
+	if err != nil {
+		return fail(err)
+	}
+	for _, p := range dropped {
+		warningf("--best-effort: dropped %s (%s)", p.Name, p.Why)
+	}
+	pol, err := cage.Compile(sess.spec, host)
+	if err != nil {
+		var nf *cage.NotFoundError
+		if errors.As(err, &nf) {
+			return failCode(exitNotFound, err)
+		}
+		return fail(err)
+	}
+	for _, s := range pol.Skipped {
+		warningf("skipped %s (%s): %s", s.Path, s.Source, s.Reason)
+	}
+	if _, err := cage.PrepareState(pol); err != nil {
+		return fail(err, "check that the project directory is writable")
+	}
+	status, err := cage.Run(pol, cage.RunOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	if status != 0 {
+		return statusError(status)
+	}
+	return nil
+}
+
+// session is a resolved request.
+type session struct {
+	spec       cage.Spec
+	configPath string // "" when the built-in profile is used
+}
+
+func cwd() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("finding the current directory: %w", err)
+	}
+	return d, nil
+}
