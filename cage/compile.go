@@ -167,15 +167,15 @@ func (c *compiler) resolve(p string) (string, fs.FileInfo, error) {
 func (c *compiler) userPaths() error {
 	for _, e := range c.spec.Paths {
 		p := expand(e.Path, c.host.Home, c.p.Root)
+		if err := c.host.refusal(p, e.Source, c.allowed); err != nil {
+			return err
+		}
 		r, fi, err := c.resolve(p)
 		if err != nil {
 			c.skip(e.Path, "does not exist", e.Source)
 			continue
 		}
 		if err := c.host.refusal(r, e.Source, c.allowed); err != nil {
-			return err
-		}
-		if err := c.host.refusal(p, e.Source, c.allowed); err != nil {
 			return err
 		}
 		c.add(Rule{Path: r, Access: e.Access, Dir: fi.IsDir(), Source: e.Source})

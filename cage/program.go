@@ -87,16 +87,17 @@ func (c *compiler) grantPrefix(prog, src string) {
 	if err != nil {
 		return
 	}
-	for _, p := range []string{prog, real} {
-		if !within(p, home) || within(p, c.p.Root) {
-			continue
-		}
-		prefix := installPrefix(p, home)
-		if c.host.refusal(prefix, src, nil) != nil {
-			prefix = p // never a sensitive directory: the file alone
-		}
-		c.addExisting(prefix, ROX, src)
+	// Only the resolved file counts: npm's bin/claude is a symlink into
+	// lib/node_modules, and the bin directory's parent may hold an npmrc
+	// with tokens.
+	if !within(real, home) || within(real, c.p.Root) {
+		return
 	}
+	prefix := installPrefix(real, home)
+	if c.host.refusal(prefix, src, nil) != nil {
+		prefix = real // never a sensitive directory: the file alone
+	}
+	c.addExisting(prefix, ROX, src)
 }
 
 // installPrefix finds the directory a program under home was installed into:

@@ -89,3 +89,21 @@ func CheckABI(abi int, bestEffort bool) ([]Protection, error) {
 	}
 	return missing, nil
 }
+
+// supervisorProtections are kept by the child's set-up and the supervisor,
+// on any kernel that has Landlock at all.
+var supervisorProtections = []Protection{
+	{Name: "processes left behind are killed when the command exits (child subreaper)", State: "enforced"},
+	{Name: "file descriptors inherited from outside are closed before exec", State: "enforced"},
+	{Name: "capabilities dropped, also when run as root (bounding set, securebits)", State: "enforced"},
+	{Name: "no_new_privs: setuid and file-capability binaries gain nothing", State: "enforced"},
+	{Name: "environment starts empty ([env] pass names what crosses)", State: "enforced"},
+}
+
+// Protections lists every protection and its state on a kernel offering
+// abi, for a policy whose UDP setting is udp.
+func Protections(abi int, udp string) []Protection {
+	out := LandlockProtections(abi)
+	out = append(out, seccompProtections(udp)...)
+	return append(out, supervisorProtections...)
+}

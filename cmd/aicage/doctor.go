@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/aicage/aicage/cage"
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:   "doctor",
+		Usage:  "check the kernel and environment: what the cage enforces here",
+		Action: doctorAction,
+	})
+}
+
+func doctorAction(c *cli.Context) error {
+	abi := kernelABI()
+	w := c.App.Writer
+	fmt.Fprintf(w, "landlock: ABI %d (aicage needs %d for every protection it promises, uses up to %d)\n",
+		abi, cage.RequiredABI, cage.MaxABI)
+	prots := cage.Protections(abi, "dns")
+	printProtections(w, prots)
+	_, err := cage.CheckABI(abi, false)
+	if err != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "the cage cannot be enforced on this kernel")
+		fmt.Fprintln(w, "advice: use a kernel with Landlock ABI 6 or later (Linux 6.12+) with \"landlock\" in the lsm= boot parameter;")
+		fmt.Fprintln(w, "        --best-effort runs anyway, without the protections marked missing")
+		return failCode(exitUnavailable, err)
+	}
+	advice(w, prots)
+	return nil
+}
+
+// printProtections prints one line a protection: state, name, why.
+func printProtections(w io.Writer, prots []cage.Protection) {
+	for _, p := range prots {
+		line := fmt.Sprintf("%-9s %s", p.State, p.Name)
+		if p.Why != "" {
+			line += ": " + p.Why
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func advice(w io.Writer, prots []cage.Protection) {
+	var weak int
+	for _, p := range prots {
+		if p.State != "enforced" {
+			weak++
+		}
+	}
+	fmt.Fprintln(w)
+	if weak == 0 {
+		fmt.Fprintln(w, "every protection is enforced on this kernel")
+		return
+	}
+	fmt.Fprintf(w, "the cage is enforced; %d protections are degraded or missing on this kernel (above).\n", weak)
+	fmt.Fprintln(w, "advice: a newer kernel closes them; until then, keep secrets off the paths and ports the config grants")
+}
