@@ -48,6 +48,9 @@ func (c *compiler) baseline() {
 	for _, d := range systemDirs {
 		c.addExisting(d, sys, src)
 	}
+	// /etc can be listed (globs such as /etc/*-release work) though not
+	// every file in it can be read; names are not secrets.
+	c.addExisting("/etc", LS, src)
 	c.grantExcept("/etc", etcSecrets, src)
 	c.addExisting("/proc", RO, src)
 	c.addExisting("/sys", RO, src)

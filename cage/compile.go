@@ -256,6 +256,12 @@ func (c *compiler) protect() {
 
 // union joins two access sets.
 func union(a, b Access) Access {
+	if a == LS {
+		return b
+	}
+	if b == LS {
+		return a
+	}
 	r := strings.Contains(string(a), "r") || strings.Contains(string(b), "r")
 	w := strings.Contains(string(a), "w") || strings.Contains(string(b), "w")
 	x := strings.Contains(string(a), "x") || strings.Contains(string(b), "x")

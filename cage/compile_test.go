@@ -49,12 +49,12 @@ func testHost() Host {
 		"/home/u/src/p/sub":                     "dir/",
 		"/home/u/.npm-global/bin/claude":        "->../lib/node_modules/@anthropic-ai/claude-code/cli.js",
 		"/home/u/.npm-global/lib/node_modules/@anthropic-ai/claude-code/cli.js": "#!/usr/bin/env node\n",
-		"/home/u/.npm-global/etc/npmrc":                                        "//registry/:_authToken=SECRET",
-		"/home/u/.nvm/versions/node/v20.1.0/bin/node":                          "ELF",
-		"/home/u/.local/bin/tool":                                              "->../share/tool/versions/1.0",
-		"/home/u/.local/share/tool/versions/1.0":                               "ELF",
-		"/home/u/.local/share/keyrings/login.keyring":                          "",
-		"/opt/aicage/aicage":                                                   "ELF",
+		"/home/u/.npm-global/etc/npmrc":                                         "//registry/:_authToken=SECRET",
+		"/home/u/.nvm/versions/node/v20.1.0/bin/node":                           "ELF",
+		"/home/u/.local/bin/tool":                                               "->../share/tool/versions/1.0",
+		"/home/u/.local/share/tool/versions/1.0":                                "ELF",
+		"/home/u/.local/share/keyrings/login.keyring":                           "",
+		"/opt/aicage/aicage":                                                    "ELF",
 	}
 	return Host{
 		Home: "/home/u",
@@ -133,14 +133,14 @@ func TestBaselineLeavesSecretsOut(t *testing.T) {
 	}
 	for _, secret := range []string{
 		"/etc/shadow", "/etc/gshadow", "/etc/sudoers.d", "/etc/ssh/ssh_host_ed25519_key",
-		"/etc/ssl/private", "/etc", "/etc/ssh", "/etc/ssl", "/home/u", "/home/u/.ssh", "/dev/sda", "/dev", "/run",
+		"/etc/ssl/private", "/etc/ssh", "/etc/ssl", "/home/u", "/home/u/.ssh", "/dev/sda", "/dev", "/run",
 	} {
 		if r := ruleFor(p, secret); r != nil {
 			t.Errorf("%s is granted (%s), want not", secret, r.Access)
 		}
 	}
 	for path, want := range map[string]Access{
-		"/etc/passwd": RO, "/etc/ssh/ssh_config": RO, "/etc/ssh/ssh_host_ed25519_key.pub": RO,
+		"/etc": LS, "/etc/passwd": RO, "/etc/ssh/ssh_config": RO, "/etc/ssh/ssh_host_ed25519_key.pub": RO,
 		"/etc/ssl/certs": RO, "/run/systemd/resolve/stub-resolv.conf": RO,
 		"/usr": ROX, "/usr/bin": ROX, "/home/u/src/p": RWX, "/home/u/src/p/.aicage/state/home": RWX,
 		"/tmp": RW, "/proc": RO, "/dev/null": RW, "/opt/aicage/aicage": ROX,

@@ -37,6 +37,9 @@ const (
 
 // rights maps a rule to Landlock access rights.
 func (r Rule) rights() landlock.AccessFSSet {
+	if r.Access == LS {
+		return landlock.AccessFSSet(readDir)
+	}
 	var s uint64 = readFile
 	if r.Dir {
 		s |= readDir

@@ -30,7 +30,8 @@ type Policy struct {
 	Skipped []Skipped // grants that were not applied, with why
 }
 
-// Rule grants Access on one path.
+// Rule grants Access on one path; LS (listing a directory, no file in it)
+// exists for /etc, which is granted entry by entry.
 type Rule struct {
 	Path   string
 	Access Access

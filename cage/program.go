@@ -31,8 +31,14 @@ func (c *compiler) program() error {
 		return err
 	}
 	argv[0] = prog
-	c.p.Argv = argv
 	c.grantProgram(prog, "program "+filepath.Base(prog))
+	if len(c.spec.Before) > 0 {
+		// Lifecycle commands run in the cage, by the system shell, which
+		// then becomes the command.
+		script := "set -e\n" + strings.Join(c.spec.Before, "\n") + "\nexec \"$@\"\n"
+		argv = append([]string{"/bin/sh", "-c", script, "aicage-lifecycle"}, argv...)
+	}
+	c.p.Argv = argv
 	return nil
 }
 

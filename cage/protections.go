@@ -90,10 +90,21 @@ func CheckABI(abi int, bestEffort bool) ([]Protection, error) {
 	return missing, nil
 }
 
+// landlockGaps are what Landlock does not restrict on any ABI aicage knows,
+// and nothing unprivileged closes: said plainly rather than implied away.
+var landlockGaps = []Protection{
+	{Name: "listening on an ephemeral TCP port (listen() without bind())", State: "missing",
+		Why: "Landlock checks bind(), not the kernel's autobind on listen(); a caged server can accept inbound connections on a random port"},
+	{Name: "file metadata outside the grants (chmod, utimes, xattrs of your own files)", State: "missing",
+		Why: "Landlock does not restrict metadata changes; contents stay unreadable and unwritable"},
+}
+
 // supervisorProtections are kept by the child's set-up and the supervisor,
 // on any kernel that has Landlock at all.
 var supervisorProtections = []Protection{
 	{Name: "processes left behind are killed when the command exits (child subreaper)", State: "enforced"},
+	{Name: "the command is killed if the supervisor is killed", State: "degraded",
+		Why: "the command gets SIGKILL (parent-death signal), but processes it started are adopted by init and live on"},
 	{Name: "file descriptors inherited from outside are closed before exec", State: "enforced"},
 	{Name: "capabilities dropped, also when run as root (bounding set, securebits)", State: "enforced"},
 	{Name: "no_new_privs: setuid and file-capability binaries gain nothing", State: "enforced"},
@@ -105,5 +116,9 @@ var supervisorProtections = []Protection{
 func Protections(abi int, udp string) []Protection {
 	out := LandlockProtections(abi)
 	out = append(out, seccompProtections(udp)...)
-	return append(out, supervisorProtections...)
+	out = append(out, supervisorProtections...)
+	if abi > 0 {
+		out = append(out, landlockGaps...)
+	}
+	return out
 }

@@ -12,6 +12,10 @@ type Spec struct {
 	Argv     []string // the command; argv[0] is resolved on the outside PATH by Compile
 	Cwd      string   // working directory asked for; Compile keeps it when inside Root
 	Shell    bool     // interactive shell (aicage shell)
+	// Before are shell commands ([lifecycle] on_create, on_enter) run inside
+	// the cage, in order, before the command; the command runs only if they
+	// all succeed.
+	Before []string
 
 	Paths []PathEntry // [filesystem] ro/rox/rw/rwx from profiles, config and command
 	// DangerouslyAllow lists paths that may be granted although they would
@@ -43,6 +47,8 @@ const (
 	ROX Access = "rox"
 	RW  Access = "rw"
 	RWX Access = "rwx"
+	// LS lists a directory's names and nothing more; only the baseline uses it.
+	LS Access = "ls"
 )
 
 // PathEntry is one [filesystem] grant as written: Path may start with "~" or

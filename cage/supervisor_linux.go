@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,6 +58,8 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("creating the policy pipe: %w", err)
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	term := newTerminal(opt.Stdin)
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded...)
@@ -65,7 +68,11 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 		Dir:   p.Dir,
 		Env:   []string{},
 		Files: []*os.File{opt.Stdin, opt.Stdout, opt.Stderr, pr},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Foreground: term.foreground, Ctty: 0},
+		// Pdeathsig: if the supervisor itself is killed (kill -9, the OOM
+		// killer), the kernel kills the command instead of leaving it to
+		// run unsupervised. It follows the thread that started the child,
+		// hence the locked thread.
+		Sys: &syscall.SysProcAttr{Setpgid: true, Foreground: term.foreground, Ctty: 0, Pdeathsig: syscall.SIGKILL},
 	})
 	pr.Close()
 	if err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +22,10 @@ var commands = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 	"outsideproc": cmdOutsideProc,
 	"alive":       cmdAlive,
 	"received":    cmdReceived,
+	"waitfile":    cmdWaitFile,
+	"dial":        cmdDial,
+	"freeport":    cmdFreePort,
+	"status":      cmdStatus,
 }
 
 // listen tcp|udp|abstract VAR FILE: listen on a free loopback port (or the
@@ -144,13 +149,108 @@ func cmdOutsideProc(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], strconv.Itoa(cmd.Process.Pid))
 }
 
-// alive PID: the process still runs (not a zombie).
+// alive PID|FILE: the process still runs (not a zombie). A FILE holds the pid.
 func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
-	pid, err := strconv.Atoi(args[0])
-	ts.Check(err)
-	stat, _ := os.ReadFile("/proc/" + args[0] + "/stat")
+	if len(args) != 1 {
+		ts.Fatalf("usage: alive PID|FILE")
+	}
+	arg := args[0]
+	pid, err := strconv.Atoi(arg)
+	if err != nil {
+		pid, err = strconv.Atoi(strings.TrimSpace(ts.ReadFile(arg)))
+		ts.Check(err)
+	}
+	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	alive := syscall.Kill(pid, 0) == nil && !bytes.Contains(stat, []byte(") Z "))
 	if alive == neg {
 		ts.Fatalf("process %d alive: %v", pid, alive)
+	}
+}
+
+// waitfile FILE: FILE exists and is not empty within 5 seconds (a process in
+// the background writes it when it is ready).
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	file := ts.MkAbs(args[0])
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if fi, err := os.Stat(file); err == nil && fi.Size() > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s was not written within 5s", args[0])
+		}
+	}
+}
+
+// dial ADDR|@FILE: a TCP connection to ADDR from outside the cage succeeds;
+// negated, it is refused (nothing listens there). @FILE takes the address
+// from a "listening on ADDR" line that `cagetest serve` wrote; a FILE
+// without one (the listen was refused) counts as refused.
+func cmdDial(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: dial ADDR|@FILE")
+	}
+	addr := args[0]
+	if file, ok := strings.CutPrefix(addr, "@"); ok {
+		line, _, _ := strings.Cut(ts.ReadFile(file), "\n")
+		if addr, ok = strings.CutPrefix(line, "listening on "); !ok {
+			if !neg {
+				ts.Fatalf("%s: nothing listens (%q)", file, line)
+			}
+			return
+		}
+	}
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err == nil {
+		c.Close()
+		if neg {
+			ts.Fatalf("something listens on %s", addr)
+		}
+		return
+	}
+	if !neg {
+		ts.Fatalf("dial %s: %v", addr, err)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		ts.Fatalf("dial %s: want connection refused, got %v", addr, err)
+	}
+}
+
+// freeport VAR: set $VAR to a loopback TCP port that nothing listens on
+// (free a moment ago).
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	ts.Check(err)
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	ts.Setenv(args[0], port)
+}
+
+// status N CMD ARGS…: run CMD (like exec) and check that its exit status is
+// N; its stdout and stderr are kept for the next commands.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status N CMD ARGS…")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+		if got < 0 {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
 	}
 }

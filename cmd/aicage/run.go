@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aicage/aicage/cage"
 	"github.com/urfave/cli/v2"
@@ -41,6 +42,11 @@ func parseRunArgs(c *cli.Context) (runFlags, []string, error) {
 		case len(a) > len("--profile=") && a[:len("--profile=")] == "--profile=":
 			f.profile = a[len("--profile="):]
 			args = args[1:]
+		case a == "--profile":
+			return f, nil, fail(errors.New("--profile needs a profile name"), "e.g. 'aicage run --profile offline -- CMD'")
+		case a != "--" && strings.HasPrefix(a, "-"):
+			return f, nil, fail(fmt.Errorf("unknown flag %s", a),
+				"flags go before the command: --profile NAME, --best-effort; put the command after --")
 		default:
 			return f, args, nil
 		}

@@ -1,0 +1,514 @@
+package cage
+
+// # The seccomp layer
+//
+// Landlock can only grant; a few holes stay open whatever the ruleset says.
+// The seccomp filter closes those that a look at one system call's arguments
+// can close, before Landlock restricts and the command is exec'd:
+//
+//   - ioctl TIOCSTI, TIOCLINUX and TIOCSETD on the inherited terminal: typing
+//     into the user's shell, which runs it after the cage exits
+//     (CVE-2017-5226). The request is an unsigned int in the kernel: only its
+//     low 32 bits are compared, or a value with upper bits set walks past
+//     (CVE-2019-10063 in flatpak, CVE-2019-7303 in snapd).
+//   - socket protocols that Landlock's TCP port rules do not see: MPTCP
+//     (landlock-lsm/linux#54) and SCTP (#40). Only classic TCP is left.
+//   - MSG_FASTOPEN on sendto, sendmsg and sendmmsg: an implicit connect that
+//     Landlock's connect hook never sees (landlock-lsm/linux#41).
+//     TCP_FASTOPEN_CONNECT is not filtered: its address goes through
+//     connect(2), which Landlock checks, and disconnecting clears it.
+//   - UDP when the policy denies it (Landlock has UDP rules from ABI 10 only).
+//   - raw and packet sockets and every family but AF_UNIX, AF_INET, AF_INET6
+//     and AF_NETLINK; netlink only for NETLINK_ROUTE, which glibc's
+//     getaddrinfo and getifaddrs and Go's net.Interfaces need.
+//   - the kernel keyrings, shared by every process of the user and outside
+//     Landlock's reach; and io_uring, whose operations never pass through
+//     this filter (IORING_OP_SOCKET, IORING_OP_SENDMSG with MSG_FASTOPEN).
+//   - syscalls of another ABI (int 0x80 on x86_64, arm32 compat on arm64,
+//     x32): their numbers mean other calls, so the process is killed.
+//
+// Everything else is allowed: this is a deny list of known holes, not a
+// syscall allow list. Refusals return an errno chosen so that programs fall
+// back cleanly (EPROTONOSUPPORT for MPTCP makes Go dial plain TCP, ENOSYS for
+// io_uring is what kernels without it say); only a foreign ABI kills.
+//
+// # Limitations
+//
+// The filter looks at registers, never at memory: it cannot limit UDP to
+// port 53 (udp = "dns" needs Landlock ABI 10 for that), nor see what a
+// terminal does with escape sequences written to it.
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+
+	"golang.org/x/net/bpf"
+)
+
+// SeccompOptions is what the filter depends on in the policy.
+type SeccompOptions struct {
+	// UDP is the policy's [network] udp: "deny", "dns" or "allow".
+	UDP string
+	// LandlockUDP tells that the Landlock ruleset limits UDP ports (ABI 10
+	// and later), which only then makes udp = "dns" an enforced limit; the
+	// filter itself lets UDP through for "dns" either way.
+	LandlockUDP bool
+}
+
+// SeccompRule describes one protection of the filter for `aicage status` and
+// `aicage doctor`.
+type SeccompRule struct {
+	Name   string `json:"name"`
+	Closes string `json:"closes"` // what the rule refuses, and why it matters
+	State  string `json:"state"`  // "enforced", "degraded" or "missing"
+	Why    string `json:"why,omitempty"`
+}
+
+func (r SeccompRule) String() string {
+	if r.Why == "" {
+		return r.Name + ": " + r.State
+	}
+	return r.Name + ": " + r.State + ": " + r.Why
+}
+
+// Names of the rules, also the keys that tests use to leave one out.
+const (
+	seccompRuleABI       = "syscall ABI"
+	seccompRuleTIOCSTI   = "ioctl TIOCSTI"
+	seccompRuleTIOCLINUX = "ioctl TIOCLINUX"
+	seccompRuleTIOCSETD  = "ioctl TIOCSETD"
+	seccompRuleFamilies  = "socket families"
+	seccompRuleNetlink   = "netlink protocols"
+	seccompRuleInetTypes = "raw inet sockets"
+	seccompRuleStream    = "TCP protocols"
+	seccompRuleDgram     = "datagram protocols"
+	seccompRuleFastOpen  = "TCP fast open"
+	seccompRuleUDP       = "UDP"
+	seccompRuleKeyrings  = "kernel keyrings"
+	seccompRuleIOURing   = "io_uring"
+)
+
+// seccompRuleTable is the description of every rule, in the order status
+// shows them.
+var seccompRuleTable = []struct{ name, closes string }{
+	{seccompRuleABI, "32-bit and x32 syscalls, whose numbers mean other calls than those this filter checks (int 0x80 on x86_64, arm32 on arm64): the process is killed"},
+	{seccompRuleTIOCSTI, "typing commands into the outside terminal with ioctl TIOCSTI, run by your shell after the cage exits (CVE-2017-5226), including requests with upper bits set (CVE-2019-10063, CVE-2019-7303)"},
+	{seccompRuleTIOCLINUX, "pasting the console selection into a virtual console with ioctl TIOCLINUX (CVE-2023-28100)"},
+	{seccompRuleTIOCSETD, "changing the outside terminal's line discipline with ioctl TIOCSETD, and the kernel bugs behind it (CVE-2017-2636, CVE-2023-6546)"},
+	{seccompRuleFamilies, "packet, vsock, AF_ALG, AF_XDP, bluetooth, CAN and every socket family but unix, IPv4, IPv6 and netlink, which Landlock does not restrict"},
+	{seccompRuleNetlink, "netlink protocols other than NETLINK_ROUTE (sock_diag lists every socket on the machine, uevent, audit, generic)"},
+	{seccompRuleInetTypes, "raw IPv4 and IPv6 sockets and every inet socket type but stream and datagram: hand-made packets to any host and port"},
+	{seccompRuleStream, "MPTCP and SCTP stream sockets, which Landlock's TCP port rules do not apply to (landlock-lsm/linux#54, #40)"},
+	{seccompRuleDgram, "ICMP echo (ping) and UDP-Lite datagram sockets: traffic to any host that no port rule covers"},
+	{seccompRuleFastOpen, "MSG_FASTOPEN on sendto, sendmsg and sendmmsg: a TCP connect that Landlock's port rules never see (landlock-lsm/linux#41)"},
+	{seccompRuleUDP, ""}, // depends on the options, see seccompUDPRule
+	{seccompRuleKeyrings, "add_key, request_key and keyctl: the kernel keyrings hold secrets shared by every process of your user, out of Landlock's reach"},
+	{seccompRuleIOURing, "io_uring, whose operations never pass through this filter (sockets, sends with MSG_FASTOPEN), refused with ENOSYS so programs fall back"},
+}
+
+// seccompArch is one architecture's system call numbers. The filter compares
+// them with seccomp_data.nr after checking seccomp_data.arch.
+type seccompArch struct {
+	goarch string
+	audit  uint32 // AUDIT_ARCH_*
+	x32    bool   // refuse numbers with __X32_SYSCALL_BIT (x86_64 only)
+
+	socket, socketpair, ioctl                 uint32
+	sendto, sendmsg, sendmmsg                 uint32
+	addKey, requestKey, keyctl                uint32
+	ioURingSetup, ioURingEnter, ioURingRegist uint32
+}
+
+// seccompArches are the supported architectures. Both are little-endian,
+// which seccompArgLow relies on, and share the asm-generic values of the
+// ioctl, socket and errno constants below; an architecture that does not
+// (mips, powerpc, sparc) needs more than a row here.
+var seccompArches = []seccompArch{
+	{
+		goarch: "amd64", audit: 0xc000003e, x32: true, // AUDIT_ARCH_X86_64
+		socket: 41, socketpair: 53, ioctl: 16,
+		sendto: 44, sendmsg: 46, sendmmsg: 307,
+		addKey: 248, requestKey: 249, keyctl: 250,
+		ioURingSetup: 425, ioURingEnter: 426, ioURingRegist: 427,
+	},
+	{
+		goarch: "arm64", audit: 0xc00000b7, // AUDIT_ARCH_AARCH64
+		socket: 198, socketpair: 199, ioctl: 29,
+		sendto: 206, sendmsg: 211, sendmmsg: 269,
+		addKey: 217, requestKey: 218, keyctl: 219,
+		ioURingSetup: 425, ioURingEnter: 426, ioURingRegist: 427,
+	},
+}
+
+// testOnlySeccompArch replaces runtime.GOARCH when not empty.
+var testOnlySeccompArch string
+
+func seccompGOARCH() string {
+	if testOnlySeccompArch != "" {
+		return testOnlySeccompArch
+	}
+	return runtime.GOARCH
+}
+
+func seccompArchFor(goarch string) (*seccompArch, error) {
+	for i := range seccompArches {
+		if seccompArches[i].goarch == goarch {
+			return &seccompArches[i], nil
+		}
+	}
+	return nil, fmt.Errorf("the seccomp filter has no syscall table for %s (only amd64 and arm64)", goarch)
+}
+
+// SeccompSupported returns nil when the filter can be installed here: a known
+// architecture and a kernel with seccomp filters. aicage refuses to start
+// otherwise, unless --best-effort.
+func SeccompSupported() error {
+	if _, err := seccompArchFor(seccompGOARCH()); err != nil {
+		return err
+	}
+	return seccompKernelSupport()
+}
+
+// SeccompProgram builds the filter for the running architecture.
+func SeccompProgram(opts SeccompOptions) ([]bpf.RawInstruction, error) {
+	arch, err := seccompArchFor(seccompGOARCH())
+	if err != nil {
+		return nil, err
+	}
+	return seccompBuild(arch, opts, nil)
+}
+
+// SeccompRules describes every rule of the filter for opts on this host.
+func SeccompRules(opts SeccompOptions) []SeccompRule {
+	return seccompRules(opts, SeccompSupported())
+}
+
+func seccompRules(opts SeccompOptions, unsupported error) []SeccompRule {
+	var out []SeccompRule
+	for _, d := range seccompRuleTable {
+		r := SeccompRule{Name: d.name, Closes: d.closes, State: "enforced"}
+		if d.name == seccompRuleUDP {
+			var ok bool
+			if r, ok = seccompUDPRule(opts); !ok {
+				continue
+			}
+		}
+		if unsupported != nil && r.State != "missing" {
+			r.State, r.Why = "missing", unsupported.Error()
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// seccompUDPRule describes the UDP rule; ok is false for udp = "allow",
+// which asks for no protection.
+func seccompUDPRule(opts SeccompOptions) (r SeccompRule, ok bool) {
+	r = SeccompRule{Name: seccompRuleUDP, State: "enforced"}
+	switch opts.UDP {
+	case "deny":
+		r.Closes = "UDP to any host and port (udp = \"deny\"; Landlock on this kernel has no UDP rules)"
+	case "dns":
+		r.Closes = "UDP to ports other than 53 (udp = \"dns\")"
+		if !opts.LandlockUDP {
+			r.State = "degraded"
+			r.Why = "UDP limited to port 53: not enforced, needs Landlock ABI 10; UDP allowed to any port"
+		}
+	case "allow":
+		return r, false
+	default:
+		r.Closes = "UDP"
+		r.State, r.Why = "missing", seccompUDPError(opts.UDP).Error()
+	}
+	return r, true
+}
+
+func seccompUDPError(udp string) error {
+	return fmt.Errorf("udp = %q: want \"deny\", \"dns\" or \"allow\"", udp)
+}
+
+// Values from the kernel's uapi headers (asm-generic, see seccompArches).
+const (
+	seccompRetKillProcess = 0x80000000
+	seccompRetErrno       = 0x00050000
+	seccompRetAllow       = 0x7fff0000
+
+	seccompEPERM           = 1
+	seccompENOSYS          = 38
+	seccompEPROTONOSUPPORT = 93
+	seccompEOPNOTSUPP      = 95
+	seccompEAFNOSUPPORT    = 97
+
+	seccompX32Bit = 0x40000000
+
+	seccompTIOCSTI   = 0x5412
+	seccompTIOCLINUX = 0x541c
+	seccompTIOCSETD  = 0x5423
+
+	seccompAFUnix    = 1
+	seccompAFInet    = 2
+	seccompAFInet6   = 10
+	seccompAFNetlink = 16
+
+	seccompSockStream   = 1
+	seccompSockDgram    = 2
+	seccompSockRaw      = 3
+	seccompSockTypeMask = 0xf // what the kernel keeps after SOCK_NONBLOCK and SOCK_CLOEXEC
+
+	seccompIPProtoTCP   = 6
+	seccompIPProtoUDP   = 17
+	seccompNetlinkRoute = 0
+
+	seccompMsgFastOpen = 0x20000000
+)
+
+// Offsets in struct seccomp_data.
+const (
+	seccompDataNr   = 0
+	seccompDataArch = 4
+)
+
+// seccompArgLow is the offset of the low 32 bits of argument i: every
+// argument the filter looks at is an int or unsigned int in the kernel, which
+// ignores the upper half, so the filter must ignore it too.
+func seccompArgLow(i int) uint32 { return 16 + 8*uint32(i) }
+
+// seccompBuild assembles the filter for arch. Rules named in omit are left
+// out; only tests do that, to show that each rule is what stops its escape.
+func seccompBuild(arch *seccompArch, opts SeccompOptions, omit map[string]bool) ([]bpf.RawInstruction, error) {
+	switch opts.UDP {
+	case "deny", "dns", "allow":
+	default:
+		return nil, seccompUDPError(opts.UDP)
+	}
+	on := func(rule string) bool { return !omit[rule] }
+	a := newSeccompAsm()
+
+	a.load(seccompDataArch)
+	if on(seccompRuleABI) {
+		a.jeq(arch.audit, "", a.ret(seccompRetKillProcess))
+	}
+	a.load(seccompDataNr)
+	if arch.x32 && on(seccompRuleABI) {
+		a.jset(seccompX32Bit, a.errno(seccompENOSYS), "")
+	}
+	a.jeq(arch.socket, "socket", "")
+	a.jeq(arch.socketpair, "socketpair", "")
+	if on(seccompRuleTIOCSTI) || on(seccompRuleTIOCLINUX) || on(seccompRuleTIOCSETD) {
+		a.jeq(arch.ioctl, "ioctl", "")
+	}
+	if on(seccompRuleFastOpen) {
+		a.jeq(arch.sendto, "flags3", "")
+		a.jeq(arch.sendmmsg, "flags3", "")
+		a.jeq(arch.sendmsg, "flags2", "")
+	}
+	if on(seccompRuleKeyrings) {
+		for _, nr := range []uint32{arch.addKey, arch.requestKey, arch.keyctl} {
+			a.jeq(nr, a.errno(seccompEPERM), "")
+		}
+	}
+	if on(seccompRuleIOURing) {
+		for _, nr := range []uint32{arch.ioURingSetup, arch.ioURingEnter, arch.ioURingRegist} {
+			a.jeq(nr, a.errno(seccompENOSYS), "")
+		}
+	}
+	a.emit(bpf.RetConstant{Val: seccompRetAllow})
+
+	seccompSocketBlocks(a, opts, on)
+	seccompIoctlBlock(a, on)
+	if on(seccompRuleFastOpen) {
+		// Flags are an unsigned int: the low half of the argument.
+		for _, b := range []struct {
+			label string
+			arg   int
+		}{{"flags3", 3}, {"flags2", 2}} {
+			a.label(b.label)
+			a.load(seccompArgLow(b.arg))
+			a.jset(seccompMsgFastOpen, a.errno(seccompEOPNOTSUPP), a.allow())
+		}
+	}
+	return a.assemble()
+}
+
+func seccompSocketBlocks(a *seccompAsm, opts SeccompOptions, on func(string) bool) {
+	a.label("socketpair") // only unix sockets come in pairs
+	if on(seccompRuleFamilies) {
+		a.load(seccompArgLow(0))
+		a.jeq(seccompAFUnix, a.allow(), a.errno(seccompEAFNOSUPPORT))
+	} else {
+		a.emit(bpf.RetConstant{Val: seccompRetAllow})
+	}
+
+	a.label("socket")
+	a.load(seccompArgLow(0))
+	a.jeq(seccompAFInet, "inet", "")
+	a.jeq(seccompAFInet6, "inet", "")
+	if on(seccompRuleNetlink) {
+		a.jeq(seccompAFNetlink, "netlink", "")
+	}
+	if on(seccompRuleFamilies) {
+		a.jeq(seccompAFUnix, a.allow(), "")
+		a.jeq(seccompAFNetlink, a.allow(), a.errno(seccompEAFNOSUPPORT))
+	} else {
+		a.emit(bpf.RetConstant{Val: seccompRetAllow})
+	}
+
+	if on(seccompRuleNetlink) {
+		// SOCK_RAW and SOCK_DGRAM are the same to netlink: only the protocol counts.
+		a.label("netlink")
+		a.load(seccompArgLow(2))
+		a.jeq(seccompNetlinkRoute, a.allow(), a.errno(seccompEPROTONOSUPPORT))
+	}
+
+	a.label("inet")
+	a.load(seccompArgLow(1))
+	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: seccompSockTypeMask})
+	a.jeq(seccompSockStream, "stream", "")
+	a.jeq(seccompSockDgram, "dgram", "")
+	if on(seccompRuleInetTypes) {
+		// EPERM is what an unprivileged raw socket gets from the kernel.
+		a.jeq(seccompSockRaw, a.errno(seccompEPERM), a.errno(seccompEPROTONOSUPPORT))
+	} else {
+		a.emit(bpf.RetConstant{Val: seccompRetAllow})
+	}
+
+	a.label("stream")
+	if on(seccompRuleStream) {
+		a.load(seccompArgLow(2))
+		a.jeq(0, a.allow(), "")
+		a.jeq(seccompIPProtoTCP, a.allow(), a.errno(seccompEPROTONOSUPPORT))
+	} else {
+		a.emit(bpf.RetConstant{Val: seccompRetAllow})
+	}
+
+	a.label("dgram")
+	udp := a.allow()
+	if opts.UDP == "deny" && on(seccompRuleUDP) {
+		udp = a.errno(seccompEPERM)
+	}
+	if on(seccompRuleDgram) {
+		a.load(seccompArgLow(2))
+		a.jeq(0, udp, "")
+		a.jeq(seccompIPProtoUDP, udp, a.errno(seccompEPROTONOSUPPORT))
+	} else {
+		a.jump(udp)
+	}
+}
+
+func seccompIoctlBlock(a *seccompAsm, on func(string) bool) {
+	a.label("ioctl")
+	a.load(seccompArgLow(1)) // the request: unsigned int cmd
+	for _, c := range []struct {
+		rule string
+		cmd  uint32
+	}{
+		{seccompRuleTIOCSTI, seccompTIOCSTI},
+		{seccompRuleTIOCLINUX, seccompTIOCLINUX},
+		{seccompRuleTIOCSETD, seccompTIOCSETD},
+	} {
+		if on(c.rule) {
+			a.jeq(c.cmd, a.errno(seccompEPERM), "")
+		}
+	}
+	a.emit(bpf.RetConstant{Val: seccompRetAllow})
+}
+
+// seccompAsm assembles classic BPF with forward jumps to named labels. The
+// return instructions that jumps name with ret, errno and allow are placed
+// once each, at the end.
+type seccompAsm struct {
+	prog   []bpf.Instruction
+	jumps  []seccompJump
+	labels map[string]int
+	rets   []uint32
+}
+
+type seccompJump struct {
+	at      int
+	yes, no string // "" is the next instruction
+	always  bool   // an unconditional jump to yes
+	cond    bpf.JumpTest
+	val     uint32
+}
+
+func newSeccompAsm() *seccompAsm { return &seccompAsm{labels: map[string]int{}} }
+
+func (a *seccompAsm) emit(i bpf.Instruction) { a.prog = append(a.prog, i) }
+
+func (a *seccompAsm) label(name string) { a.labels[name] = len(a.prog) }
+
+func (a *seccompAsm) load(off uint32) { a.emit(bpf.LoadAbsolute{Off: off, Size: 4}) }
+
+func (a *seccompAsm) jeq(val uint32, yes, no string) { a.cond(bpf.JumpEqual, val, yes, no) }
+
+func (a *seccompAsm) jset(bits uint32, yes, no string) { a.cond(bpf.JumpBitsSet, bits, yes, no) }
+
+func (a *seccompAsm) cond(c bpf.JumpTest, val uint32, yes, no string) {
+	a.jumps = append(a.jumps, seccompJump{at: len(a.prog), yes: yes, no: no, cond: c, val: val})
+	a.emit(nil) // placeholder, filled in by assemble
+}
+
+func (a *seccompAsm) jump(to string) {
+	a.jumps = append(a.jumps, seccompJump{at: len(a.prog), yes: to, always: true})
+	a.emit(nil)
+}
+
+// ret names the return of val, to be placed at the end.
+func (a *seccompAsm) ret(val uint32) string {
+	name := fmt.Sprintf("ret %#x", val)
+	for _, v := range a.rets {
+		if v == val {
+			return name
+		}
+	}
+	a.rets = append(a.rets, val)
+	return name
+}
+
+func (a *seccompAsm) errno(e uint32) string { return a.ret(seccompRetErrno | e) }
+
+func (a *seccompAsm) allow() string { return a.ret(seccompRetAllow) }
+
+func (a *seccompAsm) assemble() ([]bpf.RawInstruction, error) {
+	for _, v := range a.rets {
+		a.label(fmt.Sprintf("ret %#x", v))
+		a.emit(bpf.RetConstant{Val: v})
+	}
+	skip := func(from int, to string) (uint8, error) {
+		if to == "" {
+			return 0, nil
+		}
+		at, ok := a.labels[to]
+		if !ok {
+			return 0, fmt.Errorf("bug: seccomp filter jumps to unknown label %q", to)
+		}
+		d := at - from - 1
+		if d < 0 || d > 255 {
+			return 0, fmt.Errorf("bug: seccomp filter jump to %q out of range (%d)", to, d)
+		}
+		return uint8(d), nil
+	}
+	for _, j := range a.jumps {
+		yes, err := skip(j.at, j.yes)
+		if err != nil {
+			return nil, err
+		}
+		if j.always {
+			a.prog[j.at] = bpf.Jump{Skip: uint32(yes)}
+			continue
+		}
+		no, err := skip(j.at, j.no)
+		if err != nil {
+			return nil, err
+		}
+		a.prog[j.at] = bpf.JumpIf{Cond: j.cond, Val: j.val, SkipTrue: yes, SkipFalse: no}
+	}
+	if len(a.prog) > seccompMaxInsns {
+		return nil, errors.New("bug: seccomp filter longer than the kernel's limit")
+	}
+	return bpf.Assemble(a.prog)
+}
+
+// seccompMaxInsns is the kernel's BPF_MAXINSNS.
+const seccompMaxInsns = 4096

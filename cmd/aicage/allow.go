@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/aicage/aicage/project"
+)
+
+func init() {
+	commands = append(commands,
+		&cli.Command{
+			Name:      "allow",
+			Usage:     "show what the config found from DIR grants, and trust it",
+			ArgsUsage: "[DIR]",
+			Action:    allowAction,
+		},
+		&cli.Command{
+			Name:      "deny",
+			Usage:     "block the config found from DIR until it is allowed again",
+			ArgsUsage: "[DIR]",
+			Action:    denyAction,
+		},
+	)
+}
+
+// configDir is the DIR argument made absolute, else the cwd.
+func configDir(c *cli.Context, h project.Host) (string, error) {
+	switch c.Args().Len() {
+	case 0:
+		return h.Cwd, nil
+	case 1:
+		d := c.Args().First()
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(h.Cwd, d)
+		}
+		return filepath.Clean(d), nil
+	}
+	return "", fail(fmt.Errorf("%s takes at most one directory", c.Command.Name), "run 'aicage "+c.Command.Name+" [DIR]'")
+}
+
+func noConfig(dir string) error {
+	return fail(fmt.Errorf("no %s in %s or above", project.ConfigName, dir), "run 'aicage init' to write one")
+}
+
+func allowAction(c *cli.Context) error {
+	h, err := projectHost()
+	if err != nil {
+		return err
+	}
+	dir, err := configDir(c, h)
+	if err != nil {
+		return err
+	}
+	if insideCage(h) {
+		return fail(errors.New("cannot trust from inside a cage"), "leave the cage (exit) and run 'aicage allow' there")
+	}
+	f, err := project.Discover(dir)
+	if err != nil {
+		return failProject(err)
+	}
+	if f == nil {
+		return noConfig(dir)
+	}
+	cfg, err := project.Parse(f.Path, f.Data)
+	if err != nil {
+		return failProject(err)
+	}
+	grants, err := project.Grants(cfg, h)
+	if err != nil {
+		return failProject(err)
+	}
+	store := project.NewTrustStore(h.TrustDir())
+	st, err := store.State(f.Path, f.Data)
+	if err != nil {
+		return fail(err)
+	}
+	if st == project.Changed {
+		if old, ok := previousGrants(store, f, h); ok {
+			added, removed := project.DiffGrants(old, grants)
+			printf("%s has changed since you trusted it", f.Path)
+			printGrantList("now asks for:", added)
+			printGrantList("no longer asks for:", removed)
+		}
+	}
+	printGrantList(f.Path+" grants:", grants)
+	if err := store.Allow(f.Path, f.Data); err != nil {
+		return fail(err)
+	}
+	printf("trusted %s", f.Path)
+	return nil
+}
+
+func denyAction(c *cli.Context) error {
+	h, err := projectHost()
+	if err != nil {
+		return err
+	}
+	dir, err := configDir(c, h)
+	if err != nil {
+		return err
+	}
+	if insideCage(h) {
+		return fail(errors.New("cannot change trust from inside a cage"), "leave the cage (exit) and run 'aicage deny' there")
+	}
+	path, err := project.Find(dir)
+	if err != nil {
+		return fail(err)
+	}
+	if path == "" {
+		return noConfig(dir)
+	}
+	if err := project.NewTrustStore(h.TrustDir()).Deny(path); err != nil {
+		return fail(err)
+	}
+	printf("blocked %s until 'aicage allow'", path)
+	return nil
+}
