@@ -1,43 +1,69 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"os"
-	"path/filepath"
 
 	"github.com/aicage/aicage/cage"
+	"github.com/aicage/aicage/project"
 	"github.com/urfave/cli/v2"
 )
 
-// resolve finds the project for the request. TEMPORARY: built-in aiAgent
-// only, until the project package lands.
-func resolve(c *cli.Context, req request, host cage.Host) (*session, error) {
-	dir, err := cwd()
+// session is a resolved request.
+type session struct {
+	spec    cage.Spec
+	project *project.Project
+}
+
+// resolve finds the project for the request: the nearest .aicage.toml,
+// read once, decoded strictly and trusted; or, with none, the built-in
+// profile for the git top-level or the cwd.
+func resolve(c *cli.Context, req request, h project.Host) (*session, error) {
+	f, err := project.Discover(h.Cwd)
 	if err != nil {
-		return nil, fail(err)
+		return nil, failProject(err)
 	}
-	if req.name != "" {
-		return nil, fail(errors.New("no .aicage.toml: there are no named commands"), "use 'aicage run -- CMD'")
-	}
-	root := dir
-	for d := dir; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
-			root = d
-			break
-		}
-	}
-	sum := sha256.Sum256([]byte(root))
-	state := filepath.Join(host.StateDir, "projects", filepath.Base(root)+"-"+hex.EncodeToString(sum[:])[:12])
-	spec := cage.Spec{
-		Root: root, StateDir: state, Profile: "aiAgent", Argv: req.argv, Cwd: dir,
-		Connect:    []cage.Port{{Port: 443, Source: "profile aiAgent"}, {Port: 22, Source: "profile aiAgent"}},
-		UDP:        "dns",
-		SSHAgent:   true,
-		ExecSystem: true,
+	opts := project.Options{
+		Profile:    req.flags.profile,
+		Command:    req.name,
+		Args:       req.argv,
+		Shell:      req.shell,
 		BestEffort: req.flags.bestEffort,
 	}
-	printf("no .aicage.toml found: using the built-in aiAgent profile for %s", root)
-	return &session{spec: spec}, nil
+	var p *project.Project
+	if f == nil {
+		if p, err = project.Default(h, opts); err != nil {
+			return nil, failProject(err)
+		}
+		printf("no %s found: using the built-in %s profile for %s", project.ConfigName, p.Spec.Profile, p.Spec.Root)
+	} else {
+		cfg, err := project.Parse(f.Path, f.Data)
+		if err != nil {
+			return nil, failProject(err)
+		}
+		if err := ensureTrusted(c, f, cfg, h); err != nil {
+			return nil, err
+		}
+		if p, err = project.Resolve(cfg, h, opts); err != nil {
+			return nil, failProject(err)
+		}
+	}
+	spec := p.Spec
+	if p.OnCreate != "" {
+		if _, err := os.Lstat(spec.StateDir); os.IsNotExist(err) {
+			spec.Before = append(spec.Before, p.OnCreate)
+		}
+	}
+	if p.OnEnter != "" {
+		spec.Before = append(spec.Before, p.OnEnter)
+	}
+	return &session{spec: spec, project: p}, nil
+}
+
+// cageHost is the cage's view of the host, with aicage's own directories
+// taken from the project host so that both layers refuse the same paths.
+func cageHost(h project.Host) cage.Host {
+	ch := currentHost()
+	ch.Home = h.Home
+	ch.ConfigDir, ch.DataDir, ch.StateDir = h.AicageDirs()
+	return ch
 }

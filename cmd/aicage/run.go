@@ -83,8 +83,12 @@ type request struct {
 // enter resolves the project, checks trust, compiles the policy and runs the
 // command under the supervisor.
 func enter(c *cli.Context, req request) error {
-	host := currentHost()
-	sess, err := resolve(c, req, host)
+	h, err := projectHost()
+	if err != nil {
+		return err
+	}
+	host := cageHost(h)
+	sess, err := resolve(c, req, h)
 	if err != nil {
 		return err
 	}
@@ -117,12 +121,6 @@ func enter(c *cli.Context, req request) error {
 		return statusError(status)
 	}
 	return nil
-}
-
-// session is a resolved request.
-type session struct {
-	spec       cage.Spec
-	configPath string // "" when the built-in profile is used
 }
 
 func cwd() (string, error) {
