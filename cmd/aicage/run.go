@@ -78,6 +78,11 @@ type request struct {
 	name  string   // [commands.NAME], or "" for a raw command
 	argv  []string // the raw command, or the extra args for NAME
 	shell bool
+	// prepare, if set, may adjust the compiled policy (env, argv) after the
+	// state directory exists and before the cage starts; finish runs after
+	// every process of the cage is gone. The shell hooks use them.
+	prepare func(*cage.Policy) error
+	finish  func(*cage.Policy) error
 }
 
 // enter resolves the project, checks trust, compiles the policy and runs the
@@ -113,9 +118,19 @@ func enter(c *cli.Context, req request) error {
 	if _, err := cage.PrepareState(pol); err != nil {
 		return fail(err, "check that the project directory is writable")
 	}
+	if req.prepare != nil {
+		if err := req.prepare(pol); err != nil {
+			return fail(err)
+		}
+	}
 	status, err := cage.Run(pol, cage.RunOptions{})
 	if err != nil {
 		return fail(err)
+	}
+	if req.finish != nil {
+		if err := req.finish(pol); err != nil {
+			return fail(err)
+		}
 	}
 	if status != 0 {
 		return statusError(status)
