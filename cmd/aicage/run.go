@@ -118,6 +118,7 @@ func enter(c *cli.Context, req request) error {
 	if _, err := cage.PrepareState(pol); err != nil {
 		return fail(err, "check that the project directory is writable")
 	}
+	recordPolicy(pol)
 	if req.prepare != nil {
 		if err := req.prepare(pol); err != nil {
 			return fail(err)

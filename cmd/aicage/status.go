@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aicage/aicage/cage"
+	"github.com/aicage/aicage/project"
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:   "status",
+		Usage:  "the project, its trust state, every grant and where it came from, and what this kernel enforces",
+		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Action: statusAction,
+	})
+}
+
+// statusFile is where, relative to the private home, aicage leaves the
+// policy it compiled, so that `aicage status` inside the cage (which cannot
+// read the real home or the trust store) can show what the cage was given.
+// Inside, it is $XDG_STATE_HOME/aicage/policy.json.
+const statusFile = ".local/state/aicage/policy.json"
+
+// report is `aicage status --json`.
+type report struct {
+	Config      string            `json:"config"` // "" with the built-in profile
+	Trust       string            `json:"trust"`  // trusted, untrusted, changed, denied, built-in, unknown
+	Profile     string            `json:"profile"`
+	Chain       []string          `json:"profile_chain,omitempty"`
+	Root        string            `json:"root"`
+	StateDir    string            `json:"state_dir"`
+	InsideCage  bool              `json:"inside_cage"`
+	LandlockABI int               `json:"landlock_abi"`
+	Grants      []cage.Rule       `json:"grants"`
+	Connect     []cage.Port       `json:"connect"`
+	Bind        []cage.Port       `json:"bind"`
+	UDP         string            `json:"udp"`
+	Env         []string          `json:"env"` // names only: values may be secrets
+	Skipped     []cage.Skipped    `json:"skipped"`
+	Protections []cage.Protection `json:"protections"`
+	Error       string            `json:"error,omitempty"`
+}
+
+func statusAction(c *cli.Context) error {
+	r, err := buildReport(c)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	printReport(c.App.Writer, r)
+	return nil
+}
+
+func buildReport(c *cli.Context) (*report, error) {
+	r := &report{LandlockABI: kernelABI(), InsideCage: os.Getenv("AICAGE") == "1"}
+	if r.InsideCage {
+		return insideReport(r)
+	}
+	h, err := projectHost()
+	if err != nil {
+		return nil, err
+	}
+	f, err := project.Discover(h.Cwd)
+	if err != nil {
+		return nil, failProject(err)
+	}
+	opts := project.Options{Profile: c.String("profile"), Args: []string{"true"}}
+	var p *project.Project
+	if f == nil {
+		r.Trust = "built-in"
+		p, err = project.Default(h, opts)
+	} else {
+		r.Config = f.Path
+		r.Trust = trustState(h, f)
+		var cfg *project.Config
+		if cfg, err = project.Parse(f.Path, f.Data); err == nil {
+			p, err = project.Resolve(cfg, h, opts)
+		}
+	}
+	if err != nil {
+		return nil, failProject(err)
+	}
+	r.Profile, r.Chain = p.Spec.Profile, p.Chain
+	pol, err := cage.Compile(p.Spec, cageHost(h))
+	if err != nil {
+		return nil, fail(err)
+	}
+	fillFromPolicy(r, pol)
+	return r, nil
+}
+
+func trustState(h project.Host, f *project.File) string {
+	st, err := project.NewTrustStore(h.TrustDir()).State(f.Path, f.Data)
+	if err != nil {
+		return "unknown"
+	}
+	return strings.ToLower(st.String())
+}
+
+func fillFromPolicy(r *report, pol *cage.Policy) {
+	r.Root, r.StateDir, r.Profile = pol.Root, pol.StateDir, pol.Profile
+	r.Grants, r.Connect, r.Bind, r.UDP, r.Skipped = pol.Rules, pol.Connect, pol.Bind, pol.UDP, pol.Skipped
+	for _, kv := range pol.Env {
+		name, _, _ := strings.Cut(kv, "=")
+		r.Env = append(r.Env, name)
+	}
+	r.Protections = cage.Protections(r.LandlockABI, pol.UDP)
+}
+
+// insideReport shows what the supervisor recorded at entry: inside, the
+// real home and the trust store are out of reach by design.
+func insideReport(r *report) (*report, error) {
+	r.Root, r.Profile, r.Trust = os.Getenv("AICAGE_ROOT"), os.Getenv("AICAGE_PROFILE"), "unknown"
+	if f, err := project.Discover(r.Root); err == nil && f != nil {
+		r.Config = f.Path
+	}
+	data, err := os.ReadFile(filepath.Join(os.Getenv("HOME"), statusFile))
+	var pol cage.Policy
+	if err == nil && json.Unmarshal(data, &pol) == nil {
+		fillFromPolicy(r, &pol)
+	} else {
+		r.Protections = cage.Protections(r.LandlockABI, "")
+		r.Error = "the policy recorded at entry is not readable"
+	}
+	return r, nil
+}
+
+// recordPolicy leaves the compiled policy in the state directory for
+// `aicage status` inside the cage. It is informational: the cage can
+// overwrite it, and fools only itself.
+func recordPolicy(pol *cage.Policy) {
+	data, err := json.MarshalIndent(pol, "", "  ")
+	file := filepath.Join(pol.Home, statusFile)
+	if err == nil && os.MkdirAll(filepath.Dir(file), 0o700) == nil {
+		os.WriteFile(file, data, 0o600)
+	}
+}
+
+func printReport(w io.Writer, r *report) {
+	if r.Config == "" {
+		fmt.Fprintf(w, "config:   none (built-in %s profile)\n", r.Profile)
+	} else {
+		fmt.Fprintf(w, "config:   %s (%s)\n", r.Config, r.Trust)
+	}
+	fmt.Fprintf(w, "root:     %s\nstate:    %s\n", r.Root, r.StateDir)
+	fmt.Fprintf(w, "profile:  %s", r.Profile)
+	if len(r.Chain) > 1 {
+		fmt.Fprintf(w, " (%s)", strings.Join(r.Chain, " → "))
+	}
+	fmt.Fprintln(w)
+	if r.InsideCage {
+		fmt.Fprintln(w, "inside:   yes — grants as compiled at entry")
+	}
+	fmt.Fprintf(w, "kernel:   Landlock ABI %d\n\ngrants:\n", r.LandlockABI)
+	for _, g := range r.Grants {
+		fmt.Fprintf(w, "  %-4s %s  (%s)\n", g.Access, g.Path, g.Source)
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "  skipped %s (%s): %s\n", s.Path, s.Source, s.Reason)
+	}
+	fmt.Fprintln(w, "\nnetwork:")
+	fmt.Fprintf(w, "  connect %s\n  bind    %s\n  udp     %s\n", ports(r.Connect), ports(r.Bind), r.UDP)
+	fmt.Fprintf(w, "\nenvironment: %s\n\nprotections:\n", strings.Join(r.Env, " "))
+	printProtections(w, r.Protections)
+	if r.Error != "" {
+		fmt.Fprintf(w, "\nnote: %s\n", r.Error)
+	}
+}
+
+func ports(ps []cage.Port) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, p := range ps {
+		s = append(s, fmt.Sprintf("%d (%s)", p.Port, p.Source))
+	}
+	return strings.Join(s, ", ")
+}
