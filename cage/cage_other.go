@@ -1,0 +1,45 @@
+//go:build !linux
+
+package cage
+
+import (
+	"errors"
+	"os"
+)
+
+// errNotLinux is every enforcement call's answer off Linux: Landlock is a
+// Linux security module, and aicage never runs a command uncaged.
+var errNotLinux = errors.New("aicage needs Linux: Landlock is a Linux security module")
+
+// ChildArg is the hidden sub-command of the cage's child.
+const ChildArg = "__aicage-cage-child"
+
+// KernelABI is 0: there is no Landlock here.
+func KernelABI() int { return 0 }
+
+// Child fails: there is nothing to lock down with.
+func Child() error { return errNotLinux }
+
+// ExecError is the child's exec failure (Linux only).
+type ExecError struct {
+	Prog string
+	Err  error
+}
+
+func (e *ExecError) Error() string { return e.Err.Error() }
+
+// Code is 126.
+func (e *ExecError) Code() int { return 126 }
+
+// RunOptions are the supervisor's inputs.
+type RunOptions struct {
+	Self                  string
+	Stdin, Stdout, Stderr *os.File
+	Started               func(pid int)
+	Exited                func()
+}
+
+// Run fails: no cage can be built here.
+func Run(p *Policy, opt RunOptions) (int, error) { return 0, errNotLinux }
+
+func seccompProtections(udp string) []Protection { return nil }
