@@ -24,7 +24,7 @@ var landlockConfigs = []landlock.Config{
 const (
 	readFile = ll.AccessFSReadFile
 	readDir  = ll.AccessFSReadDir
-	exec     = ll.AccessFSExecute
+	execute  = ll.AccessFSExecute
 	// writeFile are the write rights that make sense on a file.
 	writeFile = ll.AccessFSWriteFile | ll.AccessFSTruncate
 	// writeDir are the write rights of a directory; make_char and
@@ -46,14 +46,14 @@ func (r Rule) rights() landlock.AccessFSSet {
 	}
 	switch r.Access {
 	case ROX:
-		s |= exec
+		s |= execute
 	case RW:
 		s |= writeFile
 		if r.Dir {
 			s |= writeDir
 		}
 	case RWX:
-		s |= writeFile | exec
+		s |= writeFile | execute
 		if r.Dir {
 			s |= writeDir
 		}
@@ -76,6 +76,18 @@ func (p *Policy) landlockRules() (landlock.Config, []landlock.Rule, error) {
 	var rules []landlock.Rule
 	for _, r := range p.Rules {
 		rules = append(rules, landlock.PathAccess(r.rights()&handled, r.Path).IgnoreIfMissing())
+	}
+	if p.ABI >= 10 {
+		// Landlock restricts UDP from ABI 10: "allow" leaves it unhandled,
+		// "dns" allows sending to port 53 from an ephemeral port, "deny"
+		// adds no rule.
+		const udp = ll.AccessNetBindUDP | ll.AccessNetConnectSendUDP
+		switch p.UDP {
+		case "allow":
+			cfg.HandledAccessNet &^= udp
+		case "dns":
+			rules = append(rules, landlock.BindUDP(0), landlock.ConnectSendUDP(53))
+		}
 	}
 	if p.ABI >= 4 {
 		for _, port := range p.Connect {

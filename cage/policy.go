@@ -6,6 +6,7 @@ package cage
 type Policy struct {
 	ABI        int  // the Landlock ABI to use (the kernel's, capped at what aicage knows)
 	BestEffort bool // protections the kernel lacks are dropped, not refused
+	NoSeccomp  bool // the filter was dropped (--best-effort on an unknown architecture)
 
 	Root     string // project root
 	StateDir string

@@ -115,7 +115,7 @@ var supervisorProtections = []Protection{
 // abi, for a policy whose UDP setting is udp.
 func Protections(abi int, udp string) []Protection {
 	out := LandlockProtections(abi)
-	out = append(out, seccompProtections(udp)...)
+	out = append(out, seccompProtections(abi, udp)...)
 	out = append(out, supervisorProtections...)
 	if abi > 0 {
 		out = append(out, landlockGaps...)

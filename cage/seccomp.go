@@ -24,8 +24,9 @@ package cage
 //   - the kernel keyrings, shared by every process of the user and outside
 //     Landlock's reach; and io_uring, whose operations never pass through
 //     this filter (IORING_OP_SOCKET, IORING_OP_SENDMSG with MSG_FASTOPEN).
-//   - syscalls of another ABI (int 0x80 on x86_64, arm32 compat on arm64,
-//     x32): their numbers mean other calls, so the process is killed.
+//   - syscalls of another ABI, whose numbers mean other calls: i386 ones
+//     (int 0x80) on x86_64 and arm32 ones on arm64 kill the process; x32
+//     ones get ENOSYS, what kernels built without x32 answer.
 //
 // Everything else is allowed: this is a deny list of known holes, not a
 // syscall allow list. Refusals return an errno chosen so that programs fall
@@ -65,6 +66,7 @@ type SeccompRule struct {
 	Why    string `json:"why,omitempty"`
 }
 
+// String is the rule as one line: "name: state" or "name: state: why".
 func (r SeccompRule) String() string {
 	if r.Why == "" {
 		return r.Name + ": " + r.State
@@ -92,7 +94,7 @@ const (
 // seccompRuleTable is the description of every rule, in the order status
 // shows them.
 var seccompRuleTable = []struct{ name, closes string }{
-	{seccompRuleABI, "32-bit and x32 syscalls, whose numbers mean other calls than those this filter checks (int 0x80 on x86_64, arm32 on arm64): the process is killed"},
+	{seccompRuleABI, "syscalls of another ABI, whose numbers mean other calls than those this filter checks: i386 (int 0x80) on x86_64 and arm32 on arm64 kill the process, x32 gets ENOSYS"},
 	{seccompRuleTIOCSTI, "typing commands into the outside terminal with ioctl TIOCSTI, run by your shell after the cage exits (CVE-2017-5226), including requests with upper bits set (CVE-2019-10063, CVE-2019-7303)"},
 	{seccompRuleTIOCLINUX, "pasting the console selection into a virtual console with ioctl TIOCLINUX (CVE-2023-28100)"},
 	{seccompRuleTIOCSETD, "changing the outside terminal's line discipline with ioctl TIOCSETD, and the kernel bugs behind it (CVE-2017-2636, CVE-2023-6546)"},
@@ -144,6 +146,11 @@ var seccompArches = []seccompArch{
 // testOnlySeccompArch replaces runtime.GOARCH when not empty.
 var testOnlySeccompArch string
 
+// SetTestOnlyArch makes the filter believe it runs on goarch, so that the
+// end-to-end tests can show aicage refusing an architecture it has no
+// syscall table for. It can only make aicage refuse, never weaken a filter.
+func SetTestOnlyArch(goarch string) { testOnlySeccompArch = goarch }
+
 func seccompGOARCH() string {
 	if testOnlySeccompArch != "" {
 		return testOnlySeccompArch
@@ -179,7 +186,9 @@ func SeccompProgram(opts SeccompOptions) ([]bpf.RawInstruction, error) {
 	return seccompBuild(arch, opts, nil)
 }
 
-// SeccompRules describes every rule of the filter for opts on this host.
+// SeccompRules describes every rule of the filter for opts on this host:
+// all "missing" where SeccompSupported fails. udp = "allow" asks for no UDP
+// protection and has no UDP rule.
 func SeccompRules(opts SeccompOptions) []SeccompRule {
 	return seccompRules(opts, SeccompSupported())
 }

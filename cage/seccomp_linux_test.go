@@ -848,11 +848,15 @@ func TestSeccompAllowedStillWork(t *testing.T) {
 func TestSeccompKeyrings(t *testing.T) {
 	seccompRequireSupport(t)
 	// The child inherits the session keyring: what it reads or plants there
-	// is shared with every process of the login session.
-	if _, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, true); err != nil {
-		t.Skipf("no session keyring: %v", err)
+	// is shared with every process of the login session. Keyrings belong to
+	// a thread's credentials: stay on one thread, and give it a session
+	// keyring of its own. The thread is never unlocked, so it ends with the
+	// test, keyring and all.
+	runtime.LockOSThread()
+	desc := fmt.Sprintf("aicage-seccomp-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := unix.KeyctlJoinSessionKeyring(desc); err != nil {
+		t.Skipf("cannot make a session keyring: %v", err)
 	}
-	desc := fmt.Sprintf("aicage-seccomp-test-%d", os.Getpid())
 	secret := "secret-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	id, err := unix.AddKey("user", desc, []byte(secret), unix.KEY_SPEC_SESSION_KEYRING)
 	if err != nil {

@@ -24,6 +24,9 @@ func doctorAction(c *cli.Context) error {
 	prots := cage.Protections(abi, "dns")
 	printProtections(w, prots)
 	_, err := cage.CheckABI(abi, false)
+	if err == nil {
+		err = cage.SeccompSupported()
+	}
 	if err != nil {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "the cage cannot be enforced on this kernel")

@@ -14,6 +14,16 @@ import (
 // start unless --best-effort, which prints every dropped protection.
 const testOnlyABIEnv = "AICAGE_TESTONLY_ABI"
 
+// testOnlyArchEnv makes the seccomp filter believe it runs on another
+// architecture, for the tests of the refusal; it can only make aicage refuse.
+const testOnlyArchEnv = "AICAGE_TESTONLY_ARCH"
+
+func init() {
+	if a := os.Getenv(testOnlyArchEnv); a != "" {
+		cage.SetTestOnlyArch(a)
+	}
+}
+
 // realHome is $HOME as aicage finds it, else the passwd entry.
 func realHome() string {
 	if h := os.Getenv("HOME"); filepath.IsAbs(h) {

@@ -104,6 +104,10 @@ func enter(c *cli.Context, req request) error {
 	for _, p := range dropped {
 		warningf("--best-effort: dropped %s (%s)", p.Name, p.Why)
 	}
+	noSeccomp, err := checkSeccomp(sess.spec.BestEffort)
+	if err != nil {
+		return err
+	}
 	pol, err := cage.Compile(sess.spec, host)
 	if err != nil {
 		var nf *cage.NotFoundError
@@ -112,6 +116,7 @@ func enter(c *cli.Context, req request) error {
 		}
 		return fail(err)
 	}
+	pol.NoSeccomp = noSeccomp
 	for _, s := range pol.Skipped {
 		warningf("skipped %s (%s): %s", s.Path, s.Source, s.Reason)
 	}
@@ -145,4 +150,18 @@ func cwd() (string, error) {
 		return "", fmt.Errorf("finding the current directory: %w", err)
 	}
 	return d, nil
+}
+
+// checkSeccomp refuses to start where the seccomp filter cannot be
+// installed, unless bestEffort, which drops it and says so.
+func checkSeccomp(bestEffort bool) (dropped bool, err error) {
+	serr := cage.SeccompSupported()
+	if serr == nil {
+		return false, nil
+	}
+	if !bestEffort {
+		return false, fail(serr, "aicage's seccomp filter closes holes Landlock leaves (see 'aicage doctor'); pass --best-effort to run without it")
+	}
+	warningf("--best-effort: dropped the seccomp filter (%v)", serr)
+	return true, nil
 }
