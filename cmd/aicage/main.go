@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"sort"
 
@@ -21,6 +22,15 @@ var globalFlags = []cli.Flag{
 
 func newApp() *cli.App {
 	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
+	for _, cmd := range commands {
+		cmd.HideHelpCommand = true
+		if cmd.OnUsageError == nil {
+			name := cmd.Name
+			cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+				return fail(err, "run 'aicage "+name+" --help' for usage")
+			}
+		}
+	}
 	return &cli.App{
 		Name:                 "aicage",
 		Usage:                "run AI coding agents and shells in a per-project Landlock cage",
@@ -33,6 +43,13 @@ func newApp() *cli.App {
 		ExitErrHandler:       func(*cli.Context, error) {}, // main reports errors
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return fail(err, "run 'aicage --help' for usage")
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 0 {
+				return fail(fmt.Errorf("unknown command %q", c.Args().First()),
+					"run 'aicage --help' for the commands")
+			}
+			return cli.ShowAppHelp(c)
 		},
 	}
 }

@@ -86,17 +86,18 @@ func exitCode(err error) int {
 		return int(st)
 	}
 	var ee *exitError
-	if errors.As(err, &ee) {
-		errorf("%v", ee.err)
-		for _, h := range ee.hints {
-			hintf("%s", h)
-		}
-		return ee.code
+	if !errors.As(err, &ee) {
+		ee = failCode(exitSetup, err).(*exitError)
 	}
-	errorf("%v", err)
-	var h hinter
-	if errors.As(err, &h) && h.Hint() != "" {
-		hintf("%s", h.Hint())
+	errorf("%v", ee.err)
+	if len(ee.hints) == 0 {
+		ee.hints = []string{fallbackHint}
 	}
-	return exitSetup
+	for _, h := range ee.hints {
+		hintf("%s", h)
+	}
+	return ee.code
 }
+
+// fallbackHint is for failures that carry no advice of their own.
+const fallbackHint = "run 'aicage doctor' to check this machine and 'aicage status' to check the project"
