@@ -51,7 +51,7 @@ func (c *compiler) baseline() {
 	// /etc can be listed (globs such as /etc/*-release work) though not
 	// every file in it can be read; names are not secrets.
 	c.addExisting("/etc", LS, src)
-	c.grantExcept("/etc", etcSecrets, src)
+	c.grantExcept("/etc", RO, etcSecrets, src)
 	c.addExisting("/proc", RO, src)
 	c.addExisting("/sys", RO, src)
 	for _, d := range devFiles {
@@ -63,13 +63,13 @@ func (c *compiler) baseline() {
 	}
 }
 
-// grantExcept grants dir read-only entry by entry, leaving out the entries
-// matching secrets and descending into directories that hold one.
-func (c *compiler) grantExcept(dir string, secrets []string, src string) {
-	c.grantExceptRel(dir, "", secrets, src)
+// grantExcept grants dir entry by entry, leaving out the entries matching
+// secrets and descending into directories that hold one.
+func (c *compiler) grantExcept(dir string, a Access, secrets []string, src string) {
+	c.grantExceptRel(dir, "", a, secrets, src)
 }
 
-func (c *compiler) grantExceptRel(root, rel string, secrets []string, src string) {
+func (c *compiler) grantExceptRel(root, rel string, a Access, secrets []string, src string) {
 	entries, err := c.host.FS.ReadDir(filepath.Join(root, rel))
 	if err != nil {
 		return
@@ -86,11 +86,11 @@ func (c *compiler) grantExceptRel(root, rel string, secrets []string, src string
 		}
 		if holdsSecret(r, secrets) {
 			if fi, err := c.host.FS.Lstat(filepath.Join(root, r)); err == nil && fi.IsDir() {
-				c.grantExceptRel(root, r, secrets, src)
+				c.grantExceptRel(root, r, a, secrets, src)
 				continue
 			}
 		}
-		c.addExisting(filepath.Join(root, r), RO, src)
+		c.addExisting(filepath.Join(root, r), a, src)
 	}
 }
 

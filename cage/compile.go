@@ -31,11 +31,15 @@ func Compile(spec Spec, host Host) (*Policy, error) {
 		return nil, err
 	}
 	c.network()
+	if err := c.packages(); err != nil { // [exec] packages: see nix_compile.go
+		return nil, err
+	}
 	if err := c.program(); err != nil {
 		return nil, err
 	}
 	c.protect()
 	c.env()
+	c.strict() // [exec] system = false with packages: only the closures execute
 	return c.p, nil
 }
 
@@ -75,13 +79,19 @@ func (c *compiler) root() error {
 		return err
 	}
 	abi := min(h.ABI, MaxABI)
+	state := s.StateDir
+	if within(state, s.Root) {
+		// Expressed under the resolved root, so that the child can reach it
+		// from there without following a single symlink.
+		state = filepath.Join(root, strings.TrimPrefix(strings.TrimPrefix(state, s.Root), "/"))
+	}
 	c.p = &Policy{
 		ABI:        abi,
 		BestEffort: s.BestEffort,
 		Root:       root,
-		StateDir:   s.StateDir,
-		Home:       filepath.Join(s.StateDir, "home"),
-		TmpDir:     filepath.Join(s.StateDir, "tmp"),
+		StateDir:   state,
+		Home:       filepath.Join(state, "home"),
+		TmpDir:     filepath.Join(state, "tmp"),
 		RealHome:   h.Home,
 		Profile:    s.Profile,
 		UDP:        s.UDP,
@@ -128,9 +138,14 @@ func (c *compiler) add(r Rule) {
 	c.p.Rules = append(c.p.Rules, r)
 }
 
-// addDir grants a directory that aicage itself makes (state dirs).
+// addDir grants a directory that aicage itself makes (state dirs); one
+// inside the project is marked to be reached without symlinks.
 func (c *compiler) addDir(p string, a Access, src string) {
-	c.add(Rule{Path: p, Access: a, Dir: true, Source: src})
+	r := Rule{Path: p, Access: a, Dir: true, Source: src}
+	if p != c.p.Root && within(p, c.p.Root) {
+		r.Beneath = c.p.Root
+	}
+	c.add(r)
 }
 
 // addExisting resolves p and grants it if it exists; it reports whether it did.

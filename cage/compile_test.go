@@ -51,6 +51,11 @@ func testHost() Host {
 		"/home/u/.npm-global/lib/node_modules/@anthropic-ai/claude-code/cli.js": "#!/usr/bin/env node\n",
 		"/home/u/.npm-global/etc/npmrc":                                         "//registry/:_authToken=SECRET",
 		"/home/u/.nvm/versions/node/v20.1.0/bin/node":                           "ELF",
+		"/home/u/.nvm/versions/node/v20.1.0/lib/node_modules/npm/index.js":      "",
+		"/home/u/.nvm/versions/node/v20.1.0/etc/npmrc":                          "//registry/:_authToken=SECRET",
+		"/home/u/.pyenv/shims/python":                                           "#!/usr/bin/env bash\nexec pyenv exec python",
+		"/home/u/.pyenv/libexec/pyenv":                                          "#!/usr/bin/env bash",
+		"/home/u/.pyenv/versions/3.11/bin/python3":                              "ELF",
 		"/home/u/.local/bin/tool":                                               "->../share/tool/versions/1.0",
 		"/home/u/.local/share/tool/versions/1.0":                                "ELF",
 		"/home/u/.local/share/keyrings/login.keyring":                           "",
@@ -217,13 +222,31 @@ func TestProgramUnderHome(t *testing.T) {
 	if r := ruleFor(p, pkg); r == nil || r.Access != ROX {
 		t.Errorf("package dir: got %+v, want rox", r)
 	}
-	if r := ruleFor(p, "/home/u/.nvm/versions/node/v20.1.0"); r == nil || r.Access != ROX {
-		t.Errorf("interpreter prefix: got %+v, want rox", r)
+	for _, dir := range []string{"/home/u/.nvm/versions/node/v20.1.0/bin", "/home/u/.nvm/versions/node/v20.1.0/lib"} {
+		if r := ruleFor(p, dir); r == nil || r.Access != ROX {
+			t.Errorf("interpreter prefix %s: got %+v, want rox", dir, r)
+		}
+	}
+	for _, r := range p.Rules {
+		if within("/home/u/.nvm/versions/node/v20.1.0/etc", r.Path) || r.Path == "/home/u/.nvm/versions/node/v20.1.0" {
+			t.Errorf("granted %s: the interpreter's etc/npmrc holds registry tokens", r.Path)
+		}
 	}
 	for _, r := range p.Rules {
 		if r.Path == "/home/u" || r.Path == "/home/u/.npm-global" || strings.HasPrefix(r.Path, "/home/u/.npm-global/etc") {
 			t.Errorf("granted %s: more than the install prefix", r.Path)
 		}
+	}
+
+	spec.Argv = []string{"python"}
+	h := testHost()
+	h.Env = append(h.Env, "PATH=/home/u/.pyenv/shims:/usr/bin")
+	p, err = Compile(spec, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ruleFor(p, "/home/u/.pyenv/libexec"); r == nil || r.Access != ROX {
+		t.Errorf("pyenv shim: got %+v, want the whole manager rox", r)
 	}
 
 	spec.Argv = []string{"tool"}

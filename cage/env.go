@@ -27,6 +27,7 @@ func (c *compiler) env() {
 	for _, e := range c.spec.Env {
 		vars[e.Name] = e.Value
 	}
+	vars["PATH"] = c.packagePath(vars["PATH"]) // [exec] packages' bin/ first
 	home := c.p.Home
 	vars["HOME"] = home
 	vars["TMPDIR"] = c.p.TmpDir

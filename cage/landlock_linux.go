@@ -2,9 +2,12 @@ package cage
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 )
 
 // KernelABI asks the kernel which Landlock ABI it offers (0: none).
@@ -75,6 +78,9 @@ func (p *Policy) landlockRules() (landlock.Config, []landlock.Rule, error) {
 	handled := cfg.HandledAccessFS
 	var rules []landlock.Rule
 	for _, r := range p.Rules {
+		if r.Beneath != "" {
+			continue // added by fd in restrictLandlock
+		}
 		rules = append(rules, landlock.PathAccess(r.rights()&handled, r.Path).IgnoreIfMissing())
 	}
 	if p.ABI >= 10 {
@@ -100,14 +106,59 @@ func (p *Policy) landlockRules() (landlock.Config, []landlock.Rule, error) {
 	return cfg, rules, nil
 }
 
-// restrictLandlock applies the ruleset to every thread of this process.
+// restrictLandlock applies the ruleset to the calling thread only: the
+// child execs from this (locked) thread right after, and execve keeps only
+// it, so restricting every Go thread (go-landlock's Restrict, which stops
+// the world for each call) would only cost time.
 func (p *Policy) restrictLandlock() error {
 	cfg, rules, err := p.landlockRules()
 	if err != nil {
 		return err
 	}
-	if err := cfg.Restrict(rules...); err != nil {
-		return fmt.Errorf("applying Landlock ruleset (ABI %d): %w", p.ABI, err)
+	fd, flags, err := cfg.NewRulesetFD(rules...)
+	if err != nil {
+		return fmt.Errorf("building the Landlock ruleset (ABI %d): %w", p.ABI, err)
+	}
+	defer unix.Close(fd)
+	for _, r := range p.Rules {
+		if r.Beneath == "" {
+			continue
+		}
+		if err := addBeneathRule(fd, r, cfg.HandledAccessFS); err != nil {
+			return err
+		}
+	}
+	if err := ll.LandlockRestrictSelf(fd, flags); err != nil {
+		return fmt.Errorf("applying the Landlock ruleset (ABI %d): %w", p.ABI, err)
+	}
+	return nil
+}
+
+// addBeneathRule opens r.Path from r.Beneath refusing every symlink on the
+// way, and adds the rule by that fd, so a symlink the cage planted in its
+// own state directory cannot redirect the grant, not even in a race with a
+// session already running.
+func addBeneathRule(rulesetFD int, r Rule, handled landlock.AccessFSSet) error {
+	rel, err := filepath.Rel(r.Beneath, r.Path)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("bug: %s is not below %s", r.Path, r.Beneath)
+	}
+	root, err := unix.Open(r.Beneath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening the project root %s: %w", r.Beneath, err)
+	}
+	defer unix.Close(root)
+	dir, err := unix.Openat2(root, rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return &StateError{Path: r.Path, Err: err}
+	}
+	defer unix.Close(dir)
+	attr := ll.PathBeneathAttr{AllowedAccess: uint64(r.rights() & handled), ParentFd: dir}
+	if err := ll.LandlockAddPathBeneathRule(rulesetFD, &attr, 0); err != nil {
+		return fmt.Errorf("adding the Landlock rule for %s: %w", r.Path, err)
 	}
 	return nil
 }

@@ -29,6 +29,8 @@ type Policy struct {
 	Protect  []string // extra protected paths, absolute
 
 	Skipped []Skipped // grants that were not applied, with why
+
+	Packages []Package `json:",omitempty"` // [exec] packages with their closures, for status
 }
 
 // Rule grants Access on one path; LS (listing a directory, no file in it)
@@ -39,6 +41,11 @@ type Rule struct {
 	Dir    bool
 	Dev    bool // device ioctls allowed (terminals only)
 	Source string
+	// Beneath, when set, is the project root this path lies in and must be
+	// reached from without following any symlink: the cage can write
+	// there, so a symlink it planted (.aicage/state/home → the real home)
+	// must never widen the next session's grants.
+	Beneath string `json:",omitempty"`
 }
 
 // CopyOp copies a real file or directory into the private home.

@@ -103,13 +103,34 @@ func (c *compiler) grantPrefix(prog, src string) {
 	if c.host.refusal(prefix, src, nil) != nil {
 		prefix = real // never a sensitive directory: the file alone
 	}
+	if fi, err := c.host.FS.Stat(prefix); err == nil && fi.IsDir() {
+		// npm keeps a global npmrc (with registry tokens) in <prefix>/etc;
+		// other installers keep credentials beside their binaries.
+		c.grantExcept(prefix, ROX, prefixSecrets, src)
+		return
+	}
 	c.addExisting(prefix, ROX, src)
 }
+
+// prefixSecrets are left out of an install prefix's grant.
+var prefixSecrets = []string{
+	"etc", ".npmrc", ".env", "*.env", "credentials", "credentials.toml", "auth.json", ".git-credentials",
+	"versions/*/etc", "installs/*/*/etc",
+}
+
+// versionManagers are directories under the home whose shims run code from
+// the whole manager (pyenv's shims exec libexec/pyenv, then a version).
+var versionManagers = []string{".pyenv", ".rbenv", ".nodenv", ".asdf", ".local/share/mise"}
 
 // installPrefix finds the directory a program under home was installed into:
 // the package directory below node_modules, else the parent of its bin/,
 // else its own directory — but never home, ~/.local or ~/.config themselves.
 func installPrefix(p, home string) string {
+	for _, vm := range versionManagers {
+		if d := filepath.Join(home, vm); within(p, d) {
+			return d
+		}
+	}
 	parts := strings.Split(p, "/")
 	for i := len(parts) - 2; i > 0; i-- {
 		if parts[i] != "node_modules" {

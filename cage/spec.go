@@ -33,6 +33,9 @@ type Spec struct {
 	SSHAgent bool     // [ssh] agent: forward $SSH_AUTH_SOCK
 
 	ExecSystem bool // [exec] system: /usr, /bin, /lib… executable
+	// Packages are [exec] packages; ResolvePackages fills in their closures
+	// before Compile, which grants them (strict mode when !ExecSystem).
+	Packages []Package
 
 	Protect []Entry // [protect] paths, relative to Root or absolute
 

@@ -1,65 +1,140 @@
 package cage
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
+// StateError is a state directory that is not what aicage made: the cage
+// can write .aicage/state, so a symlink there is a planted redirection.
+type StateError struct {
+	Path string
+	Err  error
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("%s is not a plain directory aicage made (%v): something in the cage may have replaced it", e.Path, e.Err)
+}
+
+// Hint says what to do.
+func (e *StateError) Hint() string {
+	return fmt.Sprintf("look at it, remove it (rm %s) and run again; aicage makes it afresh", e.Path)
+}
+
 // PrepareState makes the private home and $TMPDIR, refreshes [home] copies
-// and makes [home] links. It runs outside the cage, before the child.
+// and makes [home] links. It runs outside the cage, before the child, and
+// writes only through os.Root handles, so a symlink the cage planted in its
+// state or private home can never make it write, copy or delete outside.
 // Reports whether the state directory was created now (for on_create).
 func PrepareState(p *Policy) (created bool, err error) {
-	if _, err := os.Lstat(p.StateDir); os.IsNotExist(err) {
+	if _, err := os.Lstat(p.StateDir); errors.Is(err, fs.ErrNotExist) {
 		created = true
 	}
-	for _, d := range []string{p.StateDir, p.Home, p.TmpDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return false, fmt.Errorf("creating %s: %w", d, err)
-		}
+	if err := makeStateDirs(p); err != nil {
+		return false, err
 	}
+	home, err := os.OpenRoot(p.Home)
+	if err != nil {
+		return false, &StateError{Path: p.Home, Err: err}
+	}
+	defer home.Close()
 	for _, c := range p.HomeCopy {
-		if err := copyTree(c.From, c.To); err != nil {
-			return false, fmt.Errorf("copying %s into the private home: %w", c.From, err)
+		if err := copyTree(c.From, home, relTo(p.Home, c.To)); err != nil {
+			return false, homeError(p, c.To, err)
 		}
 	}
 	for _, l := range p.HomeLink {
-		if err := relink(l.Target, l.Link); err != nil {
-			return false, fmt.Errorf("linking %s into the private home: %w", l.Target, err)
+		if err := relink(home, l.Target, relTo(p.Home, l.Link)); err != nil {
+			return false, homeError(p, l.Link, err)
 		}
 	}
 	return created, nil
 }
 
-// relink makes link a symlink to target, replacing an older symlink but
-// never a real file the cage made there.
-func relink(target, link string) error {
-	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+// makeStateDirs makes the state, home and tmp directories. Inside the
+// project every component below the root must be a real directory.
+func makeStateDirs(p *Policy) error {
+	dirs := []string{p.StateDir, p.Home, p.TmpDir}
+	if !within(p.StateDir, p.Root) || p.StateDir == p.Root {
+		for _, d := range dirs {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return fmt.Errorf("creating %s: %w", d, err)
+			}
+		}
+		return nil
+	}
+	root, err := os.OpenRoot(p.Root)
+	if err != nil {
+		return fmt.Errorf("opening the project root: %w", err)
+	}
+	defer root.Close()
+	for _, d := range dirs {
+		cur := ""
+		for _, part := range strings.Split(relTo(p.Root, d), "/") {
+			cur = filepath.Join(cur, part)
+			err := root.Mkdir(cur, 0o700)
+			if err != nil && !errors.Is(err, fs.ErrExist) {
+				return &StateError{Path: filepath.Join(p.Root, cur), Err: err}
+			}
+			fi, err := root.Lstat(cur)
+			if err != nil {
+				return &StateError{Path: filepath.Join(p.Root, cur), Err: err}
+			}
+			if !fi.IsDir() {
+				return &StateError{Path: filepath.Join(p.Root, cur), Err: fmt.Errorf("it is a %s", kind(fi))}
+			}
+		}
+	}
+	return nil
+}
+
+func kind(fi fs.FileInfo) string {
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "symlink"
+	case fi.Mode().IsRegular():
+		return "file"
+	}
+	return fi.Mode().Type().String()
+}
+
+func relTo(base, p string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(p, base), "/")
+}
+
+// relink makes link (relative to the private home) a symlink to target,
+// replacing an older symlink but never a real file the cage made there.
+func relink(home *os.Root, target, link string) error {
+	if err := home.MkdirAll(filepath.Dir(link), 0o700); err != nil {
 		return err
 	}
-	if fi, err := os.Lstat(link); err == nil {
+	if fi, err := home.Lstat(link); err == nil {
 		if fi.Mode()&fs.ModeSymlink == 0 {
-			return fmt.Errorf("%s exists and is not a symlink; move it away", link)
+			return fmt.Errorf("%s exists in the private home and is not a symlink; move it away", link)
 		}
-		if old, _ := os.Readlink(link); old == target {
+		if old, _ := home.Readlink(link); old == target {
 			return nil
 		}
-		if err := os.Remove(link); err != nil {
+		if err := home.Remove(link); err != nil {
 			return err
 		}
 	}
-	return os.Symlink(target, link)
+	return home.Symlink(target, link)
 }
 
-// copyTree copies a file or directory afresh; symlinks inside are copied as
-// symlinks, never followed, so a copy cannot pull in more than it names.
-func copyTree(from, to string) error {
-	if err := os.RemoveAll(to); err != nil {
+// copyTree copies a real file or directory afresh to to (relative to the
+// private home); symlinks inside are copied as symlinks, never followed, so
+// a copy cannot pull in more than it names.
+func copyTree(from string, home *os.Root, to string) error {
+	if err := home.RemoveAll(to); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+	if err := home.MkdirAll(filepath.Dir(to), 0o700); err != nil {
 		return err
 	}
 	return filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
@@ -74,27 +149,27 @@ func copyTree(from, to string) error {
 		}
 		switch {
 		case d.IsDir():
-			return os.MkdirAll(dst, info.Mode().Perm()|0o700)
+			return home.Mkdir(dst, info.Mode().Perm()|0o700)
 		case info.Mode()&fs.ModeSymlink != 0:
 			t, err := os.Readlink(path)
 			if err != nil {
 				return err
 			}
-			return os.Symlink(t, dst)
+			return home.Symlink(t, dst)
 		case info.Mode().IsRegular():
-			return copyFile(path, dst, info.Mode().Perm())
+			return copyFile(path, home, dst, info.Mode().Perm())
 		}
 		return nil // sockets, fifos, devices are not copied
 	})
 }
 
-func copyFile(from, to string, mode fs.FileMode) error {
-	in, err := os.Open(from)
+func copyFile(from string, home *os.Root, to string, mode fs.FileMode) error {
+	in, err := os.OpenFile(from, os.O_RDONLY|noFollow, 0)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode|0o600)
+	out, err := home.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode|0o600)
 	if err != nil {
 		return err
 	}
@@ -103,4 +178,28 @@ func copyFile(from, to string, mode fs.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// WriteHomeFile writes a file of aicage's into the private home, through
+// os.Root, so that a symlink planted there cannot redirect it.
+func WriteHomeFile(p *Policy, rel string, data []byte) error {
+	home, err := os.OpenRoot(p.Home)
+	if err != nil {
+		return err
+	}
+	defer home.Close()
+	if err := home.MkdirAll(filepath.Dir(rel), 0o700); err != nil {
+		return err
+	}
+	return home.WriteFile(rel, data, 0o600)
+}
+
+// homeError names the place in the private home where a copy or link could
+// not be made; a path that escapes means a symlink the cage planted.
+func homeError(p *Policy, at string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
+		return &StateError{Path: filepath.Join(p.Home, pe.Path), Err: errors.New("a symlink on the way leads out of the private home")}
+	}
+	return fmt.Errorf("preparing %s in the private home: %w", at, err)
 }

@@ -29,7 +29,7 @@ type Project struct {
 	Shell      string        // the program `aicage shell` starts
 	OnCreate   string        // [lifecycle] on_create, "" for none: run in the cage when the state is made
 	OnEnter    string        // [lifecycle] on_enter, "" for none: run in the cage at each entry
-	Packages   []cage.Entry  // [exec] packages (cage.Spec has no field for them yet)
+	Packages   []cage.Entry  // [exec] packages as written (Spec.Packages holds them for cage.ResolvePackages)
 	Commands   []CommandInfo // [commands], sorted by name
 	Command    string        // the command chosen with Options.Command
 }
@@ -255,6 +255,9 @@ func (pl *plan) project(h Host, opts Options) (*Project, error) {
 		return nil, err
 	}
 	s.Env = env
+	for _, p := range m.packages { // resolved by cage.ResolvePackages, relative to Root
+		s.Packages = append(s.Packages, cage.Package{Entry: p.value, Source: p.source})
+	}
 	shell := lookupEnv(h.Env, "SHELL")
 	if shell == "" {
 		shell = "/bin/sh"

@@ -108,6 +108,9 @@ func enter(c *cli.Context, req request) error {
 	if err != nil {
 		return err
 	}
+	if err := resolvePackages(&sess.spec, host); err != nil {
+		return err
+	}
 	pol, err := cage.Compile(sess.spec, host)
 	if err != nil {
 		var nf *cage.NotFoundError
@@ -121,7 +124,7 @@ func enter(c *cli.Context, req request) error {
 		warningf("skipped %s (%s): %s", s.Path, s.Source, s.Reason)
 	}
 	if _, err := cage.PrepareState(pol); err != nil {
-		return fail(err, "check that the project directory is writable")
+		return fail(err)
 	}
 	recordPolicy(pol)
 	if req.prepare != nil {
@@ -141,6 +144,17 @@ func enter(c *cli.Context, req request) error {
 	if status != 0 {
 		return statusError(status)
 	}
+	return nil
+}
+
+// resolvePackages runs nix, outside the cage and before Compile, to turn
+// [exec] packages into store paths and their closures.
+func resolvePackages(spec *cage.Spec, host cage.Host) error {
+	pkgs, err := cage.ResolvePackages(*spec, host, cage.ExecNix{Env: host.Env})
+	if err != nil {
+		return fail(err)
+	}
+	spec.Packages = pkgs
 	return nil
 }
 

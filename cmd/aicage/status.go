@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aicage/aicage/cage"
@@ -44,6 +45,9 @@ type report struct {
 	UDP         string            `json:"udp"`
 	Env         []string          `json:"env"` // names only: values may be secrets
 	Skipped     []cage.Skipped    `json:"skipped"`
+	HomeCopy    []cage.CopyOp     `json:"home_copy"`
+	HomeLink    []cage.LinkOp     `json:"home_link"`
+	Packages    []cage.Package    `json:"packages,omitempty"` // [exec] packages with their closures
 	Protections []cage.Protection `json:"protections"`
 	Error       string            `json:"error,omitempty"`
 }
@@ -92,11 +96,18 @@ func buildReport(c *cli.Context) (*report, error) {
 		return nil, failProject(err)
 	}
 	r.Profile, r.Chain = p.Spec.Profile, p.Chain
-	pol, err := cage.Compile(p.Spec, cageHost(h))
+	host := cageHost(h)
+	if err := resolvePackages(&p.Spec, host); err != nil {
+		return nil, err
+	}
+	pol, err := cage.Compile(p.Spec, host)
 	if err != nil {
 		return nil, fail(err)
 	}
 	fillFromPolicy(r, pol)
+	r.Skipped = slices.DeleteFunc(r.Skipped, func(s cage.Skipped) bool {
+		return s.Source == "command" // about the placeholder "true" above, not the user's command
+	})
 	return r, nil
 }
 
@@ -111,6 +122,8 @@ func trustState(h project.Host, f *project.File) string {
 func fillFromPolicy(r *report, pol *cage.Policy) {
 	r.Root, r.StateDir, r.Profile = pol.Root, pol.StateDir, pol.Profile
 	r.Grants, r.Connect, r.Bind, r.UDP, r.Skipped = pol.Rules, pol.Connect, pol.Bind, pol.UDP, pol.Skipped
+	r.HomeCopy, r.HomeLink = pol.HomeCopy, pol.HomeLink
+	r.Packages = pol.Packages
 	for _, kv := range pol.Env {
 		name, _, _ := strings.Cut(kv, "=")
 		r.Env = append(r.Env, name)
@@ -140,10 +153,8 @@ func insideReport(r *report) (*report, error) {
 // `aicage status` inside the cage. It is informational: the cage can
 // overwrite it, and fools only itself.
 func recordPolicy(pol *cage.Policy) {
-	data, err := json.MarshalIndent(pol, "", "  ")
-	file := filepath.Join(pol.Home, statusFile)
-	if err == nil && os.MkdirAll(filepath.Dir(file), 0o700) == nil {
-		os.WriteFile(file, data, 0o600)
+	if data, err := json.MarshalIndent(pol, "", "  "); err == nil {
+		cage.WriteHomeFile(pol, statusFile, data)
 	}
 }
 
@@ -166,9 +177,16 @@ func printReport(w io.Writer, r *report) {
 	for _, g := range r.Grants {
 		fmt.Fprintf(w, "  %-4s %s  (%s)\n", g.Access, g.Path, g.Source)
 	}
+	for _, c := range r.HomeCopy {
+		fmt.Fprintf(w, "  copy %s → %s  (%s)\n", c.From, c.To, c.Source)
+	}
+	for _, l := range r.HomeLink {
+		fmt.Fprintf(w, "  link %s → %s  (%s)\n", l.Link, l.Target, l.Source)
+	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "  skipped %s (%s): %s\n", s.Path, s.Source, s.Reason)
 	}
+	printPackages(w, r.Packages)
 	fmt.Fprintln(w, "\nnetwork:")
 	fmt.Fprintf(w, "  connect %s\n  bind    %s\n  udp     %s\n", ports(r.Connect), ports(r.Bind), r.UDP)
 	fmt.Fprintf(w, "\nenvironment: %s\n\nprotections:\n", strings.Join(r.Env, " "))
@@ -187,4 +205,30 @@ func ports(ps []cage.Port) string {
 		s = append(s, fmt.Sprintf("%d (%s)", p.Port, p.Source))
 	}
 	return strings.Join(s, ", ")
+}
+
+// printPackages lists [exec] packages with their closures' size.
+func printPackages(w io.Writer, pkgs []cage.Package) {
+	if len(pkgs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\npackages:")
+	for _, p := range pkgs {
+		fmt.Fprintf(w, "  %s  (%s): %s, closure %d store paths, %s\n",
+			p.Entry, p.Source, strings.Join(p.Paths, " "), len(p.Closure), humanSize(p.Size))
+	}
+	fmt.Fprintln(w, "  note: Landlock checks execute at execve, not at mmap: a dynamic loader in these closures can run any readable program")
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -1,0 +1,5 @@
+package cage
+
+import "syscall"
+
+const noFollow = syscall.O_NOFOLLOW

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package cage
+
+const noFollow = 0
