@@ -147,8 +147,16 @@ func TestTemplatesResolve(t *testing.T) {
 			if p.Spec.Argv[0] != name {
 				t.Errorf("argv %q", p.Spec.Argv)
 			}
-			if len(p.Spec.HomeLink) == 0 || len(p.Spec.Env) == 0 && name == "claude" {
-				t.Errorf("link %+v env %+v", p.Spec.HomeLink, p.Spec.Env)
+			if len(p.Spec.HomeCopy)+len(p.Spec.HomeLink) < 2 {
+				t.Errorf("copy %+v link %+v: an agent template brings in its config and login", p.Spec.HomeCopy, p.Spec.HomeLink)
+			}
+			// A linked directory lets the agent plant what the agent later
+			// runs outside the cage (hooks, MCP servers, plugins): only
+			// files holding a login are linked.
+			for _, l := range p.Spec.HomeLink {
+				if fi, err := os.Stat(l.Path); err == nil && fi.IsDir() {
+					t.Errorf("links the directory %s", l.Path)
+				}
 			}
 			for _, c := range p.Spec.Connect {
 				if c.Port == 443 && c.Source != "profile aiAgent" {
