@@ -32,16 +32,10 @@ package cage
 // is not a wall against code set on running something else.
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -65,61 +59,6 @@ type Nix interface {
 	// Run runs the program name ("nix" or "nix-store") with args in dir and
 	// returns its standard output.
 	Run(dir, name string, args ...string) ([]byte, error)
-}
-
-// ExecNix runs the nix programs found on Env's PATH, with Env.
-type ExecNix struct{ Env []string }
-
-// maxNixOutput bounds what aicage reads from one nix command.
-const maxNixOutput = 64 << 20 // 64 MiB, far above the closure of a whole system
-
-// Run implements Nix.
-func (n ExecNix) Run(dir, name string, args ...string) ([]byte, error) {
-	prog := findProgram(name, getenv(n.Env, "PATH"))
-	if prog == "" {
-		return nil, &NixMissingError{Name: name}
-	}
-	cmd := exec.Command(prog, args...)
-	cmd.Dir, cmd.Env = dir, n.Env
-	stdout := &cappedBuffer{max: maxNixOutput}
-	stderr := &cappedBuffer{max: 64 << 10}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Run(); err != nil {
-		return nil, &NixError{Stderr: stderr.String(), Err: err}
-	}
-	if stdout.over {
-		return nil, fmt.Errorf("%s printed more than %d bytes", name, maxNixOutput)
-	}
-	return stdout.Bytes(), nil
-}
-
-func findProgram(name, path string) string {
-	for _, dir := range filepath.SplitList(path) {
-		if !filepath.IsAbs(dir) {
-			continue
-		}
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
-}
-
-// cappedBuffer keeps the first max bytes written to it.
-type cappedBuffer struct {
-	bytes.Buffer
-	max  int
-	over bool
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); len(p) > room {
-		b.over = true
-		b.Buffer.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return b.Buffer.Write(p)
 }
 
 // NixMissingError is a nix program that is not on PATH.
@@ -351,104 +290,3 @@ func (r *resolver) nixFailed(p Package, err error, why, hint string) error {
 }
 
 func fields(b []byte) []string { return strings.Fields(string(b)) }
-
-// closureEntry is one store path of a closure with its NAR size.
-type closureEntry struct {
-	Path string
-	Size int64
-}
-
-// cachedClosure is a cache file: a store path's closure, which never
-// changes while the store path exists.
-type cachedClosure struct {
-	Path    string
-	Closure []closureEntry
-}
-
-// maxCacheSize bounds a cache file read.
-const maxCacheSize = 16 << 20 // 16 MiB
-
-// closure returns a store path's closure, from the cache or from nix-store.
-func (r *resolver) closure(top string) ([]closureEntry, error) {
-	if c := r.cached(top); c != nil {
-		return c, nil
-	}
-	out, err := r.nix.Run(r.root, "nix-store", "--query", "--requisites", top)
-	if err != nil {
-		return nil, err
-	}
-	paths := fields(out)
-	out, err = r.nix.Run(r.root, "nix-store", append([]string{"--query", "--size"}, paths...)...)
-	if err != nil {
-		return nil, err
-	}
-	sizes := fields(out)
-	if len(sizes) != len(paths) {
-		return nil, fmt.Errorf("nix-store gave %d sizes for %d paths", len(sizes), len(paths))
-	}
-	c := make([]closureEntry, len(paths))
-	for i, p := range paths {
-		n, err := strconv.ParseInt(sizes[i], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("nix-store --query --size: %q is not a size", sizes[i])
-		}
-		c[i] = closureEntry{p, n}
-	}
-	if !r.valid(top, c) {
-		return nil, fmt.Errorf("nix-store --query --requisites %s: unexpected answer %q", top, paths)
-	}
-	r.save(top, c)
-	return c, nil
-}
-
-// valid checks a closure: store paths only, top among them.
-func (r *resolver) valid(top string, c []closureEntry) bool {
-	found := false
-	for _, e := range c {
-		if r.top(e.Path) != e.Path {
-			return false
-		}
-		found = found || e.Path == top
-	}
-	return found
-}
-
-func (r *resolver) cacheFile(top string) string {
-	return filepath.Join(r.cache, filepath.Base(top)+".json")
-}
-
-func (r *resolver) cached(top string) []closureEntry {
-	if r.cache == "" {
-		return nil
-	}
-	f, err := os.Open(r.cacheFile(top))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var c cachedClosure
-	if json.NewDecoder(io.LimitReader(f, maxCacheSize)).Decode(&c) != nil || c.Path != top || !r.valid(top, c.Closure) {
-		return nil
-	}
-	return c.Closure
-}
-
-// save writes the cache file; a cache that cannot be written only costs
-// the next entry a call to nix.
-func (r *resolver) save(top string, c []closureEntry) {
-	if r.cache == "" || os.MkdirAll(r.cache, 0o700) != nil {
-		return
-	}
-	data, err := json.Marshal(cachedClosure{Path: top, Closure: c})
-	if err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(r.cache, ".closure-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), r.cacheFile(top)) != nil {
-		os.Remove(tmp.Name())
-	}
-}

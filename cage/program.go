@@ -103,7 +103,7 @@ func (c *compiler) grantPrefix(prog, src string) {
 	if c.host.refusal(prefix, src, nil) != nil {
 		prefix = real // never a sensitive directory: the file alone
 	}
-	if fi, err := c.host.FS.Stat(prefix); err == nil && fi.IsDir() {
+	if fi, err := c.host.FS.Stat(prefix); err == nil && fi.IsDir() && c.holdsAny(prefix, prefixSecrets) {
 		// npm keeps a global npmrc (with registry tokens) in <prefix>/etc;
 		// other installers keep credentials beside their binaries.
 		c.grantExcept(prefix, ROX, prefixSecrets, src)
@@ -184,4 +184,18 @@ func (c *compiler) interpreter(prog string) string {
 		return ""
 	}
 	return ""
+}
+
+// holdsAny reports whether an entry of dir matches, or leads to, a pattern.
+func (c *compiler) holdsAny(dir string, patterns []string) bool {
+	entries, err := c.host.FS.ReadDir(dir)
+	if err != nil {
+		return true // cannot tell: grant entry by entry
+	}
+	for _, e := range entries {
+		if matchesAny(e.Name(), patterns) || holdsSecret(e.Name(), patterns) {
+			return true
+		}
+	}
+	return false
 }
