@@ -31,10 +31,14 @@ import (
 
 func init() {
 	commands = append(commands, &cli.Command{
-		Name:            "hook",
-		Usage:           "print the shell hook to eval in your rc file",
-		ArgsUsage:       strings.Join(hooks.Shells, "|"),
-		Description:     `bash: eval "$(aicage hook bash)", zsh: eval "$(aicage hook zsh)", fish: aicage hook fish | source`,
+		Name:      "hook",
+		Usage:     "print the shell hook to eval in your rc file",
+		ArgsUsage: strings.Join(hooks.Shells, "|"),
+		Description: "Add one line to your shell's rc file (after direnv's, if you use it):\n" +
+			"  ~/.bashrc                   eval \"$(aicage hook bash)\"\n" +
+			"  ~/.zshrc                    eval \"$(aicage hook zsh)\"\n" +
+			"  ~/.config/fish/config.fish  aicage hook fish | source\n" +
+			"Then cd into a trusted project enters its cage; cd out of it, or exit, leaves.",
 		SkipFlagParsing: true,
 		Action:          hookAction,
 	})
@@ -47,6 +51,9 @@ func hookAction(c *cli.Context) error {
 	args := c.Args().Slice()
 	if len(args) > 0 && args[0] == decideArg {
 		return hookDecide(c, args[1:])
+	}
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		return cli.ShowCommandHelp(c, "hook")
 	}
 	hint := "supported shells: " + strings.Join(hooks.Shells, ", ")
 	if len(args) != 1 {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -48,14 +50,6 @@ func shellAction(c *cli.Context) error {
 		req.prepare, req.finish = hs.prepare, hs.finish
 	}
 	return enter(c, req)
-}
-
-// defaultShell is the user's $SHELL, else /bin/sh.
-func defaultShell() string {
-	if s := os.Getenv("SHELL"); s != "" {
-		return s
-	}
-	return "/bin/sh"
 }
 
 // A shell that the hook started (AICAGE_HOOK_OUT is set) gets the inner
@@ -126,7 +120,12 @@ func dirStack(s string) []string {
 }
 
 // prepare writes the init files and points the shell at them.
-func (hs *hookShell) prepare(pol *cage.Policy) error {
+func (hs *hookShell) prepare(pol *cage.Policy) (err error) {
+	defer func() {
+		if err != nil {
+			hs.cleanup() // finish will not run
+		}
+	}()
 	prog := pol.Argv[len(pol.Argv)-1] // after any lifecycle wrapper
 	shell := hooks.ShellOf(prog)
 	if shell == "" {
@@ -156,15 +155,23 @@ func (hs *hookShell) prepare(pol *cage.Policy) error {
 	return nil
 }
 
-// makeDir makes a fresh init directory under the cage's $TMPDIR.
+// makeDir makes a fresh init directory under the cage's $TMPDIR, reached
+// from the project root (resolved, or as the user named it) without
+// following a symlink below it.
 func (hs *hookShell) makeDir(pol *cage.Policy) error {
-	rel, err := filepath.Rel(hs.root, pol.TmpDir)
-	if err != nil || !filepath.IsLocal(rel) {
-		return fmt.Errorf("bug: the cage's $TMPDIR %s is not in the project %s", pol.TmpDir, hs.root)
+	root, rel := "", ""
+	for _, r := range []string{pol.Root, hs.root} {
+		if x, err := filepath.Rel(r, pol.TmpDir); err == nil && filepath.IsLocal(x) {
+			root, rel = r, x
+			break
+		}
 	}
-	rootFd, err := unix.Open(pol.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if root == "" {
+		return fmt.Errorf("bug: the cage's $TMPDIR %s is not in the project %s", pol.TmpDir, pol.Root)
+	}
+	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", pol.Root, err)
+		return fmt.Errorf("opening %s: %w", root, err)
 	}
 	defer unix.Close(rootFd)
 	hs.tmpFd, err = openBeneath(rootFd, rel, unix.O_PATH|unix.O_DIRECTORY, 0)
@@ -245,8 +252,11 @@ func (hs *hookShell) readWhere() (kind byte, dir string, err error) {
 	switch {
 	case kind != 'L' && kind != 'X':
 		return 0, "", fmt.Errorf("%s does not start with L or X", hooks.WhereFile)
-	case !filepath.IsAbs(dir) || filepath.Clean(dir) != dir || strings.ContainsRune(dir, 0):
+	case !filepath.IsAbs(dir) || filepath.Clean(dir) != dir:
 		return 0, "", fmt.Errorf("%q is not a clean absolute path", dir)
+	case !utf8.ValidString(dir) || strings.IndexFunc(dir, unicode.IsControl) >= 0:
+		// the outer shell may print it (cd's error): no terminal escapes
+		return 0, "", fmt.Errorf("%q holds control characters or is not UTF-8", dir)
 	}
 	return kind, dir, nil
 }

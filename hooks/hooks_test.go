@@ -1,0 +1,189 @@
+package hooks
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// nasty is a binary path that direnv's way (pasting it unquoted) would
+// break in every shell: spaces, both quotes, $, a backslash, a backquote,
+// a glob, a semicolon and a newline.
+const nasty = "/opt/my tools/it's \"a\" $HOME `x` \\ *;\n$(touch pwned)/aicage"
+
+// checker is how a shell checks a script's syntax without running it.
+var checker = map[string][]string{
+	"bash": {"bash", "-n"},
+	"zsh":  {"zsh", "-n"},
+	"fish": {"fish", "--no-execute"},
+}
+
+func need(t *testing.T, prog string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		t.Skipf("%s is not installed", prog)
+	}
+	return p
+}
+
+// TestHookScriptsParse: each hook file, as stored and as printed with a nasty
+// binary path, is valid syntax for its shell; shellcheck finds nothing in
+// the bash hook.
+func TestHookScriptsParse(t *testing.T) {
+	for _, shell := range Shells {
+		t.Run(shell, func(t *testing.T) {
+			c := checker[shell]
+			need(t, c[0])
+			raw, err := scripts.ReadFile("aicage." + shell)
+			if err != nil {
+				t.Fatal(err)
+			}
+			printed, err := Script(shell, nasty)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inner, err := InnerInit(shell, "/p/.aicage/state/tmp/x", "/p", []string{"/a b"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts := map[string]string{"stored": string(raw), "printed": printed}
+			for name, content := range inner.Files {
+				texts["init "+name] = content
+			}
+			for name, text := range texts {
+				f := filepath.Join(t.TempDir(), "hook."+shell)
+				if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := exec.Command(c[0], append(c[1:], f)...).CombinedOutput(); err != nil {
+					t.Errorf("%s %s: %v\n%s", strings.Join(c, " "), name, err, out)
+				}
+			}
+		})
+	}
+}
+
+func TestHookShellcheck(t *testing.T) {
+	sc := need(t, "shellcheck")
+	out, err := exec.Command(sc, "--shell=bash", "aicage.bash").CombinedOutput()
+	if err != nil {
+		t.Errorf("shellcheck aicage.bash: %v\n%s", err, out)
+	}
+}
+
+// TestHookQuote: a quoted value, evaluated by the real shell, is exactly the
+// value: no expansion, no word splitting, no command runs.
+func TestHookQuote(t *testing.T) {
+	values := []string{nasty, "", "'", `\'`, `\`, "a\tb", "$(id)", "${x:-y}", "é ü \xff", "--", "-e"}
+	for _, shell := range Shells {
+		t.Run(shell, func(t *testing.T) {
+			need(t, shell)
+			dir := t.TempDir()
+			for _, v := range values {
+				q, err := Quote(shell, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code := "printf '%s' " + q
+				cmd := exec.Command(shell, "-c", code)
+				cmd.Dir = dir
+				out, err := cmd.Output()
+				if err != nil {
+					t.Errorf("%s -c %q: %v", shell, code, err)
+					continue
+				}
+				if string(out) != v {
+					t.Errorf("%s: Quote(%q) = %s evaluates to %q", shell, v, q, out)
+				}
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "pwned")); err == nil {
+				t.Errorf("%s ran a command substitution from a quoted value", shell)
+			}
+		})
+	}
+}
+
+// TestHookScriptNamesBinary: the printed hook calls the binary by the quoted
+// path, and only there.
+func TestHookScriptNamesBinary(t *testing.T) {
+	for _, shell := range Shells {
+		s, err := Script(shell, nasty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, _ := Quote(shell, nasty)
+		if strings.Count(s, q) != 1 {
+			t.Errorf("%s: the quoted path appears %d times, want 1", shell, strings.Count(s, q))
+		}
+		if strings.Contains(s, binLine[shell]) {
+			t.Errorf("%s: the placeholder line is still there", shell)
+		}
+	}
+}
+
+func TestHookUnknownShell(t *testing.T) {
+	_, err := Script("tcsh", "/bin/aicage")
+	var ue *UnknownShellError
+	if !errors.As(err, &ue) {
+		t.Fatalf("Script(tcsh) = %v, want an UnknownShellError", err)
+	}
+	if h := ue.Hint(); h != "supported shells: bash, fish, zsh" {
+		t.Errorf("hint %q", h)
+	}
+	if _, err := InnerInit("sh", "/d", "/p", nil); err == nil {
+		t.Error("InnerInit(sh) did not fail")
+	}
+}
+
+func TestHookShellOf(t *testing.T) {
+	for prog, want := range map[string]string{
+		"/usr/bin/bash": "bash", "zsh": "zsh", "/usr/local/bin/fish": "fish",
+		"/bin/sh": "", "/usr/bin/dash": "", "/opt/bash/tcsh": "",
+	} {
+		if got := ShellOf(prog); got != want {
+			t.Errorf("ShellOf(%q) = %q, want %q", prog, got, want)
+		}
+	}
+}
+
+// TestHookInstall: the hook puts itself first among the prompt hooks, keeps
+// the others (a PROMPT_COMMAND string or array, precmd_functions, fish
+// event handlers) and is installed once however often it is evaluated.
+func TestHookInstall(t *testing.T) {
+	cases := []struct {
+		shell, before, show, want string
+	}{
+		{"bash", `PROMPT_COMMAND='other1; other2'`, `declare -p PROMPT_COMMAND`,
+			`declare -- PROMPT_COMMAND="_aicage_hook;other1; other2"`},
+		{"bash", `PROMPT_COMMAND=(other1 other2)`, `declare -p PROMPT_COMMAND`,
+			`declare -a PROMPT_COMMAND=([0]="_aicage_hook" [1]="other1" [2]="other2")`},
+		{"bash", `unset PROMPT_COMMAND`, `declare -p PROMPT_COMMAND`,
+			`declare -- PROMPT_COMMAND="_aicage_hook"`},
+		{"zsh", `precmd_functions=(other1 other2)`, `print -r -- "$precmd_functions"`,
+			`_aicage_hook other1 other2`},
+		{"fish", `function other --on-event fish_prompt; end`,
+			`functions --handlers-type generic | string match '*fish_prompt*' | string match -v '*__fish*' | string join ' '`,
+			`fish_prompt other fish_prompt __aicage_hook`},
+	}
+	for _, c := range cases {
+		need(t, c.shell)
+		s, err := Script(c.shell, "/bin/false")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(t.TempDir(), "hook")
+		if err := os.WriteFile(f, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		q, _ := Quote(c.shell, f)
+		code := c.before + "\nsource " + q + "\nsource " + q + "\n" + c.show
+		out, err := exec.Command(c.shell, "-c", code).CombinedOutput()
+		if got := strings.TrimSpace(string(out)); err != nil || got != c.want {
+			t.Errorf("%s after %s and two installs:\n got %s (%v)\nwant %s", c.shell, c.before, got, err, c.want)
+		}
+	}
+}
