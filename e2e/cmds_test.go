@@ -3,9 +3,13 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,14 +30,18 @@ var commands = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 	"dial":        cmdDial,
 	"freeport":    cmdFreePort,
 	"status":      cmdStatus,
+	"probe":       cmdProbe,
 }
 
-// listen tcp|udp|abstract VAR FILE: listen on a free loopback port (or the
-// abstract unix name in $VAR's value for abstract) and append everything
+// listen KIND VAR FILE: listen on a free loopback port and append everything
 // received to FILE. Sets $VAR to host:port and ${VAR}_PORT to the port.
+// KIND is tcp, tcp6 ([::1]), udp, udplite or sctp; http, which answers every
+// request with "aicage-http-ok" and records its request line; or abstract
+// or unix, which listen on the abstract unix name or the path in $VAR's
+// value instead.
 func cmdListen(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
-		ts.Fatalf("usage: listen tcp|udp|abstract VAR FILE")
+		ts.Fatalf("usage: listen tcp|tcp6|udp|udplite|sctp|http|abstract|unix VAR FILE")
 	}
 	kind, name, file := args[0], args[1], ts.MkAbs(args[2])
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
@@ -50,8 +58,14 @@ func cmdListen(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	switch kind {
-	case "udp":
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	case "udp", "udplite":
+		var c net.PacketConn
+		var err error
+		if kind == "udp" {
+			c, err = net.ListenPacket("udp4", "127.0.0.1:0")
+		} else {
+			c, err = listenLoopback(syscall.SOCK_DGRAM, syscall.IPPROTO_UDPLITE)
+		}
 		ts.Check(err)
 		ts.Defer(func() { c.Close() })
 		go func() {
@@ -65,15 +79,32 @@ func cmdListen(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}()
 		setAddr(ts, name, c.LocalAddr().String())
-	case "tcp", "abstract":
+	case "http":
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		ts.Check(err)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			record([]byte(r.Method + " " + r.URL.Path + "\n"))
+			io.WriteString(w, "aicage-http-ok\n")
+		})}
+		ts.Defer(func() { srv.Close() })
+		go srv.Serve(l)
+		setAddr(ts, name, l.Addr().String())
+	case "tcp", "tcp6", "sctp", "abstract", "unix":
 		var l net.Listener
 		var err error
-		if kind == "tcp" {
+		switch kind {
+		case "tcp":
 			// A classic TCP listener: MPTCP would accept classic clients too,
 			// but this listener is outside the cage anyway.
 			l, err = net.Listen("tcp4", "127.0.0.1:0")
-		} else {
+		case "tcp6":
+			l, err = net.Listen("tcp6", "[::1]:0")
+		case "sctp":
+			l, err = listenSCTP()
+		case "abstract":
 			l, err = net.Listen("unix", "@"+ts.Getenv(name))
+		case "unix":
+			l, err = net.Listen("unix", ts.MkAbs(ts.Getenv(name)))
 		}
 		ts.Check(err)
 		ts.Defer(func() { l.Close() })
@@ -91,7 +122,7 @@ func cmdListen(ts *testscript.TestScript, neg bool, args []string) {
 				}()
 			}
 		}()
-		if kind == "tcp" {
+		if kind != "abstract" && kind != "unix" {
 			setAddr(ts, name, l.Addr().String())
 		}
 	default:
@@ -253,4 +284,146 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("exit status %d, want %d", got, want)
 	}
+}
+
+// loopbackSocket makes a socket of type typ and protocol proto bound to a
+// free port on 127.0.0.1, as a file for net's File* constructors.
+func loopbackSocket(typ, proto int) (*os.File, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, typ|syscall.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "loopback")
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bind: %w", err)
+	}
+	return f, nil
+}
+
+// listenLoopback is a datagram listener of protocol proto (UDP-Lite) on a
+// free loopback port.
+func listenLoopback(typ, proto int) (net.PacketConn, error) {
+	f, err := loopbackSocket(typ, proto)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FilePacketConn(f)
+}
+
+// listenSCTP is a one-to-one SCTP listener on a free loopback port.
+func listenSCTP() (net.Listener, error) {
+	f, err := loopbackSocket(syscall.SOCK_STREAM, syscall.IPPROTO_SCTP)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := syscall.Listen(int(f.Fd()), 8); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	return net.FileListener(f)
+}
+
+// probe FEATURE…: for each FEATURE this machine has, put an executable
+// have-FEATURE (":" made "-") in a directory at the front of $PATH, so that
+// the script can skip with [!exec:have-FEATURE] skip 'why'. An escape is
+// then never judged refused where the kernel could not have done it anyway.
+// (testscript's own [exec:NAME] condition is the only one a command can
+// feed; its answers are cached by name, and these are facts of the machine.)
+//
+//	sctp         the kernel makes SCTP sockets
+//	family:NAME  the kernel makes sockets of family NAME (alg, bluetooth)
+//	tiocsti      TIOCSTI works without privileges (dev.tty.legacy_tiocsti)
+//	n_null       the N_NULL line discipline is there (/proc/tty/ldiscs)
+//	tfo          TCP fast open for clients (net.ipv4.tcp_fastopen bit 1)
+//	mptcp        MPTCP is enabled (net.mptcp.enabled)
+//	iouring      io_uring is open to every user (kernel.io_uring_disabled)
+//	ipv6         ::1 can be bound
+//
+// The reason a feature is missing goes to the log.
+func cmdProbe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: probe FEATURE…")
+	}
+	dir := filepath.Join(ts.Getenv("WORK"), ".probe")
+	ts.Check(os.MkdirAll(dir, 0o755))
+	for _, f := range args {
+		if why := missing(ts, f); why != "" {
+			ts.Logf("probe: no %s: %s", f, why)
+			continue
+		}
+		name := "have-" + strings.ReplaceAll(f, ":", "-")
+		ts.Check(os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\nexit 0\n"), 0o755))
+	}
+	if path := ts.Getenv("PATH"); !strings.HasPrefix(path, dir+":") {
+		ts.Setenv("PATH", dir+":"+path)
+	}
+}
+
+// missing says why this machine lacks feature f, or "".
+func missing(ts *testscript.TestScript, f string) string {
+	sysctl := func(file string) (int, bool) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return 0, false
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n, err == nil
+	}
+	trySocket := func(family, typ, proto int) string {
+		fd, err := syscall.Socket(family, typ|syscall.SOCK_CLOEXEC, proto)
+		if err != nil {
+			return fmt.Sprintf("the kernel refuses the socket outside the cage too (%v)", err)
+		}
+		syscall.Close(fd)
+		return ""
+	}
+	if name, ok := strings.CutPrefix(f, "family:"); ok {
+		switch name {
+		case "alg":
+			return trySocket(38, syscall.SOCK_SEQPACKET, 0) // AF_ALG
+		case "bluetooth":
+			return trySocket(31, syscall.SOCK_SEQPACKET, 0) // AF_BLUETOOTH, L2CAP
+		}
+		ts.Fatalf("probe: unknown family %q", name)
+	}
+	switch f {
+	case "sctp":
+		return trySocket(syscall.AF_INET, syscall.SOCK_STREAM, syscall.IPPROTO_SCTP)
+	case "tiocsti":
+		if n, ok := sysctl("/proc/sys/dev/tty/legacy_tiocsti"); ok && n == 0 {
+			return "dev.tty.legacy_tiocsti = 0: the kernel refuses TIOCSTI without CAP_SYS_ADMIN by itself"
+		}
+		return ""
+	case "n_null":
+		if b, _ := os.ReadFile("/proc/tty/ldiscs"); !bytes.Contains(b, []byte("n_null")) {
+			return "no n_null in /proc/tty/ldiscs"
+		}
+		return ""
+	case "tfo":
+		if n, ok := sysctl("/proc/sys/net/ipv4/tcp_fastopen"); !ok || n&1 == 0 {
+			return "net.ipv4.tcp_fastopen has no client bit (1): MSG_FASTOPEN does nothing here"
+		}
+		return ""
+	case "mptcp":
+		if n, ok := sysctl("/proc/sys/net/mptcp/enabled"); !ok || n == 0 {
+			return "net.mptcp.enabled is off or missing"
+		}
+		return ""
+	case "iouring":
+		if n, ok := sysctl("/proc/sys/kernel/io_uring_disabled"); ok && n != 0 {
+			return fmt.Sprintf("kernel.io_uring_disabled = %d", n)
+		}
+		return ""
+	case "ipv6":
+		l, err := net.Listen("tcp6", "[::1]:0")
+		if err != nil {
+			return err.Error()
+		}
+		l.Close()
+		return ""
+	}
+	ts.Fatalf("probe: unknown feature %q", f)
+	return ""
 }

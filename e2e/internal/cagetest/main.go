@@ -1,6 +1,9 @@
 // Command cagetest is the small program the end-to-end tests run inside a
 // cage to try an escape. Each sub-command tries one thing, prints what
 // happened and exits 0 when the attempt succeeded, 1 when it was refused.
+// Two are harnesses that run outside the cage and exit with the status of
+// the command they run: terminal (the user's terminal, terminal.go) and
+// keyring-session (a login's session keyring, seccomp.go).
 package main
 
 import (
@@ -21,7 +24,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: cagetest CMD ARGS…")
 		os.Exit(2)
 	}
-	if n, ok := nargs[os.Args[1]]; !ok || len(os.Args)-2 != n {
+	if !argsOK(os.Args[1], len(os.Args)-2) {
 		// 2, not 1: a typo in a script must not pass for a refused escape.
 		fmt.Fprintf(os.Stderr, "cagetest: unknown sub-command %q or wrong number of arguments\n", os.Args[1])
 		os.Exit(2)
@@ -33,7 +36,19 @@ func main() {
 	}
 }
 
-// nargs is how many arguments each sub-command takes.
+// argsOK tells whether cmd is a sub-command that takes n arguments.
+func argsOK(cmd string, n int) bool {
+	want, ok := nargs[cmd]
+	if !ok {
+		want, ok = secNargs[cmd]
+	}
+	if want < 0 { // at least -want
+		return ok && n >= -want
+	}
+	return ok && n == want
+}
+
+// nargs is how many arguments each sub-command takes; -N is at least N.
 var nargs = map[string]int{
 	"read": 1, "readfd": 1, "readat": 2, "connect": 3, "bind": 2, "serve": 3,
 	"write": 2, "kill": 1, "abstract": 2, "daemon": 2, "daemon-child": 2, "ids": 0,
@@ -101,6 +116,9 @@ func run(cmd string, args []string) error {
 		return daemonChild(args)
 	case "ids":
 		return ids()
+	}
+	if f, ok := secCommands[cmd]; ok {
+		return f(args)
 	}
 	return fmt.Errorf("bug: sub-command %q has no case", cmd)
 }
