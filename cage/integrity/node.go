@@ -1,7 +1,6 @@
 package integrity
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
@@ -54,21 +53,6 @@ func (n *node) sum() string {
 	return hex.EncodeToString(s[:])
 }
 
-// sameContent reports whether a and b hold the same thing, ignoring modes
-// and link counts.
-func sameContent(a, b *node) bool {
-	if a.typ != b.typ {
-		return false
-	}
-	switch a.typ {
-	case regular:
-		return bytes.Equal(a.data, b.data)
-	case symlink:
-		return a.target == b.target
-	}
-	return true
-}
-
 func (n *node) sortedKids() []string {
 	names := make([]string, 0, len(n.kids))
 	for k := range n.kids {
@@ -76,13 +60,4 @@ func (n *node) sortedKids() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// count returns the number of nodes in the tree rooted at n.
-func (n *node) count() int {
-	c := 1
-	for _, k := range n.kids {
-		c += k.count()
-	}
-	return c
 }

@@ -1,10 +1,11 @@
 package integrity
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,102 +56,126 @@ func reconcile(it *itemState) []finding {
 			unix.Close(parent)
 		}
 	}()
-	if it.Kind == GitConfig && it.cfg != nil {
+	if it.Removable {
+		if _, err := lstatAt(parent, it.name()); errors.Is(err, unix.ENOENT) {
+			return out
+		}
+	}
+	switch {
+	case it.Kind == GitConfig && it.cfg != nil:
 		return append(out, reconcileConfig(parent, it)...)
+	case it.Kind == NewGitHooks:
+		reconcileNewHooks(parent, it.name(), it.Path, &out)
+		return out
 	}
 	reconcileNode(parent, it.name(), it.Path, it.want, &out)
 	return out
 }
 
 // openParent walks from the anchor to the item's parent directory, one
-// component at a time without following symlinks. A directory that existed
-// at Start and is now something else (a symlink to elsewhere, a "gitdir:"
-// file) is removed and made again; a symlink where none existed is removed.
-// ok is false when the item cannot exist (and need not).
+// component at a time without following symlinks, and returns it open.
+// ok is false when the item cannot exist there (and need not).
 func openParent(it *itemState, out *[]finding) (fd int, ok bool) {
-	fd = it.anchor.fd
-	fail := func(path string, err error) (int, bool) {
-		*out = append(*out, finding{path: path, what: err.Error(), err: err})
-		if fd != it.anchor.fd {
-			unix.Close(fd)
-		}
-		return -1, false
-	}
-	path := it.anchor.path
-	need := it.want.typ != absent
+	w := &parentWalk{it: it, out: out, fd: it.anchor.fd, path: it.anchor.path,
+		need: it.want.typ != absent && !it.Removable}
 	for i, c := range it.comps[:len(it.comps)-1] {
-		path = filepath.Join(path, c)
-		existed := i < len(it.ancModes)
-		st, err := lstatAt(fd, c)
-		switch {
-		case errors.Is(err, unix.ENOENT):
-			if !need {
-				return fail2(fd, it)
-			}
-			mode := uint32(0o755)
-			if existed {
-				mode = it.ancModes[i]
-			}
-			if err := replaceAt(fd, c, &node{typ: directory, mode: mode}); err != nil {
-				return fail(path, err)
-			}
-		case err != nil:
-			return fail(path, err)
-		case typeOf(&st) == directory:
-			if existed && perm(&st) != it.ancModes[i] {
-				if err := chmodAt(fd, c, it.ancModes[i]); err != nil {
-					return fail(path, err)
-				}
-				*out = append(*out, finding{path: path, what: "mode changed"})
-			}
-		case existed || typeOf(&st) == symlink:
-			what := "replaced by " + describe(&st)
-			if !existed {
-				what = "symlink created inside the cage"
-			}
-			if err := removeAt(fd, c); err != nil {
-				return fail(path, err)
-			}
-			*out = append(*out, finding{path: path, what: what})
-			if !existed && !need {
-				return fail2(fd, it)
-			}
-			mode := uint32(0o755)
-			if existed {
-				mode = it.ancModes[i]
-			}
-			if err := replaceAt(fd, c, &node{typ: directory, mode: mode}); err != nil {
-				return fail(path, err)
-			}
-		case c == ".git":
-			// A "gitdir: …" file where no git directory was: git would
-			// take its hooks and config from wherever it points.
-			if err := removeAt(fd, c); err != nil {
-				return fail(path, err)
-			}
-			*out = append(*out, finding{path: path, what: "gitdir file created inside the cage"})
-			return fail2(fd, it)
-		default: // a file where no directory was: the item cannot exist
-			return fail2(fd, it)
+		if !w.step(i, c) {
+			w.close()
+			return -1, false
 		}
-		next, err := openDirPath(fd, c)
-		if err != nil {
-			return fail(path, err)
-		}
-		if fd != it.anchor.fd {
-			unix.Close(fd)
-		}
-		fd = next
 	}
-	return fd, true
+	return w.fd, true
 }
 
-// fail2 closes fd and reports that the item's parent does not exist.
-func fail2(fd int, it *itemState) (int, bool) {
-	if fd != it.anchor.fd {
-		unix.Close(fd)
+// parentWalk is openParent's progress: fd is open on path.
+type parentWalk struct {
+	it   *itemState
+	out  *[]finding
+	fd   int
+	path string
+	need bool // the item exists in the snapshot: its parents must too
+}
+
+// step enters component c, the i-th below the anchor. A directory that
+// existed at Start and is now something else (a symlink to elsewhere, a
+// "gitdir: …" file) is removed and made again; a symlink or a .git file
+// where no directory was is removed.
+func (w *parentWalk) step(i int, c string) bool {
+	w.path = filepath.Join(w.path, c)
+	existed := i < len(w.it.ancModes)
+	mode := uint32(0o755)
+	if existed {
+		mode = w.it.ancModes[i]
 	}
-	return -1, false
+	st, err := lstatAt(w.fd, c)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		if !w.need {
+			return false
+		}
+		if err := replaceAt(w.fd, c, &node{typ: directory, mode: mode}); err != nil {
+			return w.fail(err)
+		}
+	case err != nil:
+		return w.fail(err)
+	case typeOf(&st) == directory:
+		if existed && perm(&st) != mode {
+			if err := chmodAt(w.fd, c, mode); err != nil {
+				return w.fail(err)
+			}
+			*w.out = append(*w.out, finding{path: w.path, what: "mode changed"})
+		}
+	case existed || typeOf(&st) == symlink || c == ".git":
+		if !w.replace(c, &st, existed, mode) {
+			return false
+		}
+	default: // a file where no directory was: the item cannot exist
+		return false
+	}
+	next, err := openDirPath(w.fd, c)
+	if err != nil {
+		return w.fail(err)
+	}
+	w.close()
+	w.fd = next
+	return true
+}
+
+// replace removes what is at c and, if a directory must be there, makes it.
+func (w *parentWalk) replace(c string, st *unix.Stat_t, existed bool, mode uint32) bool {
+	what := "replaced by " + describe(st)
+	switch {
+	case existed:
+	case typeOf(st) == symlink:
+		what = "symlink created inside the cage"
+	default:
+		// A "gitdir: …" file where no git directory was: git would take
+		// its hooks and config from wherever it points.
+		what = "gitdir file created inside the cage"
+	}
+	if err := removeAt(w.fd, c); err != nil {
+		return w.fail(err)
+	}
+	*w.out = append(*w.out, finding{path: w.path, what: what})
+	if !existed && !w.need {
+		return false
+	}
+	if err := replaceAt(w.fd, c, &node{typ: directory, mode: mode}); err != nil {
+		return w.fail(err)
+	}
+	return true
+}
+
+func (w *parentWalk) fail(err error) bool {
+	*w.out = append(*w.out, finding{path: w.path, what: err.Error(), err: err})
+	return false
+}
+
+// close closes fd unless it is the anchor's.
+func (w *parentWalk) close() {
+	if w.fd != w.it.anchor.fd {
+		unix.Close(w.fd)
+	}
 }
 
 // reconcileNode makes name in dirfd match want, recursively.
@@ -238,10 +263,8 @@ func reconcileDir(dirfd int, name, path string, st *unix.Stat_t, want *node, not
 		return
 	}
 	defer unix.Close(fd)
-	seen := make(map[string]bool, len(names))
 	for _, k := range names {
-		seen[k] = true
-		if want.kids[k] == nil {
+		if want.kids[k] == nil && !freshTemp(fd, k) {
 			reconcileNode(fd, k, filepath.Join(path, k), absentNode, out)
 		}
 	}
@@ -250,120 +273,54 @@ func reconcileDir(dirfd int, name, path string, st *unix.Stat_t, want *node, not
 	}
 }
 
-// reconcileConfig judges a git config file by meaning: changes to allowed
-// keys are kept and become the snapshot; any other change is undone. The
-// kept file is always one this package wrote or one that reads back the
-// same through our parser, so what git reads is what was judged.
-func reconcileConfig(dirfd int, it *itemState) []finding {
-	name, path, want := it.name(), it.Path, it.want
-	var out []finding
-	note := func(what string, err error) {
-		if err != nil {
-			what = fmt.Sprintf("%s: %v", what, err)
-		}
-		out = append(out, finding{path: path, what: what, err: err})
-	}
+// reconcileNewHooks keeps only "*.sample" files in the hooks directory of
+// a repository made during the session.
+func reconcileNewHooks(dirfd int, name, path string, out *[]finding) {
 	st, err := lstatAt(dirfd, name)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		if want.typ != absent {
-			note("deleted", replaceAt(dirfd, name, want))
-		}
-		return out
+		return
 	case err != nil:
-		note("cannot inspect", err)
-		return out
-	case typeOf(&st) != regular:
-		what := "replaced by " + describe(&st)
-		if want.typ == absent {
-			what = "created inside the cage"
-		}
-		if err := removeAt(dirfd, name); err != nil || want.typ == absent {
-			note(what, err)
-			return out
-		}
-		note(what, replaceAt(dirfd, name, want))
-		return out
+		*out = append(*out, finding{path: path, what: "cannot inspect: " + err.Error(), err: err})
+		return
+	case typeOf(&st) != directory:
+		err := removeAt(dirfd, name)
+		*out = append(*out, finding{path: path, what: "created inside the cage", err: err})
+		return
 	}
-	if want.typ == regular && perm(&st) != want.mode {
-		if err := chmodAt(dirfd, name, want.mode); err != nil {
-			note("mode changed", err)
-			return out
-		}
-		note("mode changed", nil)
-	}
-	data, rst, err := readAt(dirfd, name, maxConfigSize)
-	if err == nil && want.typ == regular && bytes.Equal(data, want.data) {
-		if uint64(rst.Nlink) > 1 && uint64(rst.Nlink) > want.nlink {
-			note("hard-linked from elsewhere", replaceAt(dirfd, name, want))
-		}
-		return out
-	}
-	var cur *gitConfig
-	if err == nil {
-		cur, err = parseGitConfig(data)
-	}
+	names, err := listAt(dirfd, name)
 	if err != nil {
-		what := "modified (not valid git config)"
-		if want.typ == absent {
-			note("created inside the cage (not valid git config)", removeAt(dirfd, name))
-			return out
+		*out = append(*out, finding{path: path, what: "cannot list: " + err.Error(), err: err})
+		return
+	}
+	fd, err := openDirPath(dirfd, name)
+	if err != nil {
+		*out = append(*out, finding{path: path, what: "cannot open: " + err.Error(), err: err})
+		return
+	}
+	defer unix.Close(fd)
+	for _, k := range names {
+		if kst, err := lstatAt(fd, k); err == nil && typeOf(&kst) == regular && strings.HasSuffix(k, ".sample") {
+			continue
 		}
-		note(what, replaceAt(dirfd, name, want))
-		return out
+		err := removeAt(fd, k)
+		*out = append(*out, finding{path: filepath.Join(path, k), what: "created inside the cage", err: err})
 	}
-	mode := want.mode
-	if want.typ == absent {
-		mode = perm(&rst) & 0o666
-	}
-	fixed, reasons := judge(it.cfg, cur)
-	if fixed == nil {
-		// Allowed: keep it, in the form git's writer uses.
-		canon := cur.format()
-		if !bytes.Equal(canon, data) || uint64(rst.Nlink) > 1 {
-			if err := replaceAt(dirfd, name, &node{typ: regular, mode: mode, data: canon}); err != nil {
-				note("cannot rewrite", err)
-				return out
-			}
-		}
-		it.want = &node{typ: regular, mode: mode, nlink: 1, data: canon}
-		it.cfg = cur
-		return out
-	}
-	what := joinReasons(reasons)
-	if !hasEntries(fixed) && want.typ == absent {
-		note(what, removeAt(dirfd, name))
-		return out
-	}
-	next := &node{typ: regular, mode: mode, nlink: 1, data: fixed.format()}
-	if want.typ == regular && bytes.Equal(next.data, it.cfg.format()) {
-		next.data = want.data // back to the snapshot exactly, comments and all
-	}
-	if err := replaceAt(dirfd, name, next); err != nil {
-		note(what, err)
-		return out
-	}
-	note(what, nil)
-	it.want, it.cfg = next, fixed
-	return out
 }
 
-func hasEntries(cfg *gitConfig) bool {
-	for _, l := range cfg.lines {
-		if !l.header {
-			return true
-		}
-	}
-	return false
-}
+// tempGrace is how long a file named like our temporary files is left
+// alone: another session restoring the same directory may be about to
+// rename it.
+const tempGrace = 10 * time.Second
 
-func joinReasons(r []string) string {
-	var b bytes.Buffer
-	for i, s := range r {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(s)
+// freshTemp reports whether name in dirfd is a young temporary file of a
+// restore. Code in the cage could name a file so, but a hook or config
+// must have its exact name to be read, and the periodic pass removes it
+// once it is older.
+func freshTemp(dirfd int, name string) bool {
+	if !strings.HasPrefix(name, tmpPrefix) {
+		return false
 	}
-	return b.String()
+	st, err := lstatAt(dirfd, name)
+	return err == nil && time.Since(time.Unix(st.Ctim.Unix())) < tempGrace
 }

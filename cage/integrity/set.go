@@ -1,16 +1,11 @@
 package integrity
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 )
 
@@ -25,11 +20,18 @@ const (
 	// GitConfig items are git config files judged by meaning: changes to
 	// keys on the allowlist are kept, every other change is undone.
 	GitConfig
+	// NewGitHooks is the hooks directory of a repository that did not
+	// exist at Start: it may hold git init's samples ("*.sample" files,
+	// which git never runs) and nothing else.
+	NewGitHooks
 )
 
 func (k Kind) String() string {
-	if k == GitConfig {
+	switch k {
+	case GitConfig:
 		return "git config"
+	case NewGitHooks:
+		return "new git hooks"
 	}
 	return "exact"
 }
@@ -39,6 +41,10 @@ type Item struct {
 	Path   string // absolute; its parent directories contain no symlinks
 	Kind   Kind
 	Source string // why it is protected: "git hooks", "[protect] paths", …
+	// Removable items may disappear, with their directory: "git worktree
+	// remove" deletes a linked worktree's git directory and its gitdir
+	// file, "git rm" a submodule's checkout. Any other change is undone.
+	Removable bool
 }
 
 // Set is what a session protects.
@@ -72,7 +78,8 @@ var gitBinary = "git"
 //     the user's global config), files that protected configs include,
 //     and the targets of symlinks found in the set;
 //   - root/.git itself when it is a "gitdir: …" file or a symlink; when
-//     it is missing, the paths above inside a .git the cage may create;
+//     it is missing, the hooks (samples only), config and commondir of a
+//     repository the cage may create there;
 //   - extra: the [protect] paths, relative to root or absolute, exact.
 //
 // It runs "git rev-parse" in root once, with the caller's environment.
@@ -84,10 +91,14 @@ func ProtectedSet(root string, extra []string) (Set, error) {
 	d := &discovery{root: real, items: map[string]Item{}, gitDirs: map[string]bool{}}
 	d.home, _ = os.UserHomeDir()
 	if _, err := os.Lstat(filepath.Join(real, ".git")); errors.Is(err, fs.ErrNotExist) {
-		// A repository the cage makes here gets the same protection as
-		// one that was there (git init's samples and info/exclude go,
-		// its config is judged); a "gitdir: …" file is refused.
-		d.gitDirFiles(filepath.Join(real, ".git"), real)
+		// A repository the cage makes here may keep what git init
+		// writes; its config is judged, hooks other than samples and a
+		// commondir are refused, and so is a "gitdir: …" file.
+		g := filepath.Join(real, ".git")
+		d.add(filepath.Join(g, "hooks"), NewGitHooks, "hooks of a new repository")
+		d.add(filepath.Join(g, "commondir"), Exact, "git commondir")
+		d.add(filepath.Join(g, "config"), GitConfig, "git config")
+		d.add(filepath.Join(g, "config.worktree"), GitConfig, "git config.worktree")
 	}
 	if top, ok := findGitEntry(real); ok {
 		d.repoAt(top, 0)
@@ -103,425 +114,4 @@ func ProtectedSet(root string, extra []string) (Set, error) {
 		return Set{}, fmt.Errorf("integrity: more than %d protected paths", maxItems)
 	}
 	return d.set(), nil
-}
-
-type discovery struct {
-	root    string
-	home    string
-	items   map[string]Item
-	gitDirs map[string]bool
-	mainGit string // the common git directory of the project's repository
-}
-
-// add puts p in the set. An exact item wins over a git config one.
-func (d *discovery) add(p string, k Kind, source string) {
-	p = filepath.Clean(p)
-	if old, ok := d.items[p]; ok && (old.Kind == Exact || k == GitConfig) {
-		return
-	}
-	d.items[p] = Item{Path: p, Kind: k, Source: source}
-}
-
-// findGitEntry finds the directory holding the .git that git would use
-// for dir, the way git searches: dir, then its parents.
-func findGitEntry(dir string) (string, bool) {
-	for {
-		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
-			return dir, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
-
-// repoAt protects the repository whose worktree is top.
-func (d *discovery) repoAt(top string, depth int) {
-	entry := filepath.Join(top, ".git")
-	fi, err := os.Lstat(entry)
-	if err != nil {
-		return
-	}
-	inside := within(entry, d.root)
-	gitDir := entry
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		if inside {
-			d.add(entry, Exact, "git dir entry")
-		}
-		if t, err := filepath.EvalSymlinks(entry); err == nil {
-			if tfi, err := os.Stat(t); err == nil && !tfi.IsDir() {
-				gitDir, _ = readGitFile(t)
-			} else {
-				gitDir = t
-			}
-		}
-	case fi.Mode().IsRegular():
-		if inside {
-			d.add(entry, Exact, "gitdir file")
-		}
-		gitDir, err = readGitFile(entry)
-		if err != nil {
-			return
-		}
-	}
-	d.gitDir(gitDir, top, depth)
-}
-
-// readGitFile reads a "gitdir: <path>" file; a relative path is relative
-// to the file's directory.
-func readGitFile(p string) (string, error) {
-	data, err := readLimited(p, maxGitFile)
-	if err != nil {
-		return "", err
-	}
-	rest, ok := bytes.CutPrefix(data, []byte("gitdir: "))
-	if !ok {
-		return "", fmt.Errorf("%s: not a gitdir file", p)
-	}
-	dir := strings.TrimRight(string(rest), "\r\n")
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(filepath.Dir(p), dir)
-	}
-	return filepath.Clean(dir), nil
-}
-
-// gitDir protects a git directory g of the worktree top, and follows it to
-// its common directory, worktrees and submodules.
-func (d *discovery) gitDir(g, top string, depth int) {
-	g, err := filepath.EvalSymlinks(g)
-	if err != nil || d.gitDirs[g] || depth > maxModuleDepth || len(d.items) > maxItems {
-		return
-	}
-	d.gitDirs[g] = true
-	d.gitDirFiles(g, top)
-	common := g
-	if c, err := readLimited(filepath.Join(g, "commondir"), maxGitFile); err == nil {
-		common = strings.TrimRight(string(c), "\r\n")
-		if !filepath.IsAbs(common) {
-			common = filepath.Join(g, common)
-		}
-		d.gitDir(common, top, depth)
-	}
-	if depth == 0 && d.mainGit == "" {
-		if real, err := filepath.EvalSymlinks(common); err == nil {
-			d.mainGit = real
-		}
-	}
-	d.worktrees(filepath.Join(g, "worktrees"))
-	d.modules(filepath.Join(g, "modules"), depth+1)
-	d.gitmodules(top, depth+1)
-}
-
-func (d *discovery) gitDirFiles(g, top string) {
-	d.add(filepath.Join(g, "hooks"), Exact, "git hooks")
-	d.add(filepath.Join(g, "info"), Exact, "git info")
-	d.add(filepath.Join(g, "commondir"), Exact, "git commondir")
-	for _, name := range []string{"config", "config.worktree"} {
-		p := filepath.Join(g, name)
-		d.add(p, GitConfig, "git "+name)
-		d.configRefs(p, top, 0)
-	}
-}
-
-// worktrees protects the per-worktree git directories under dir and the
-// "gitdir: …" files of worktrees inside the project.
-func (d *discovery) worktrees(dir string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		wt := filepath.Join(dir, e.Name())
-		if !e.IsDir() || d.gitDirs[wt] {
-			continue
-		}
-		d.gitDirs[wt] = true
-		top := ""
-		if gitFile, err := readLimited(filepath.Join(wt, "gitdir"), maxGitFile); err == nil {
-			f := filepath.Clean(strings.TrimRight(string(gitFile), "\r\n"))
-			top = filepath.Dir(f)
-			if within(f, d.root) {
-				d.add(f, Exact, "gitdir file")
-			}
-		}
-		d.gitDirFiles(wt, top)
-	}
-}
-
-// modules protects every submodule git directory under dir; a module's
-// name may contain slashes, so a directory without HEAD is searched.
-func (d *discovery) modules(dir string, depth int) {
-	if depth > maxModuleDepth {
-		return
-	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		m := filepath.Join(dir, e.Name())
-		if !e.IsDir() {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(m, "HEAD")); err != nil {
-			d.modules(m, depth+1)
-			continue
-		}
-		top := ""
-		if cfg := parseFile(filepath.Join(m, "config")); cfg != nil {
-			if wt := cfg.all("core.worktree"); len(wt) > 0 {
-				top = filepath.Clean(joinRel(m, wt[len(wt)-1]))
-				if f := filepath.Join(top, ".git"); within(f, d.root) {
-					if fi, err := os.Lstat(f); err == nil && !fi.IsDir() {
-						d.add(f, Exact, "gitdir file")
-					}
-				}
-			}
-		}
-		d.gitDir(m, top, depth)
-	}
-}
-
-// gitmodules follows .gitmodules in top to submodules whose .git is inside
-// their worktree.
-func (d *discovery) gitmodules(top string, depth int) {
-	if top == "" || depth > maxModuleDepth {
-		return
-	}
-	cfg := parseFile(filepath.Join(top, ".gitmodules"))
-	if cfg == nil {
-		return
-	}
-	for _, l := range cfg.lines {
-		if l.header || !strings.HasPrefix(l.base, "submodule.") || l.key != "path" {
-			continue
-		}
-		sub := filepath.Join(top, l.value)
-		if within(sub, top) && sub != top {
-			d.repoAt(sub, depth)
-		}
-	}
-}
-
-// configRefs protects what the config file p makes git read or run from
-// the project: included files (as git config) and core.hooksPath.
-func (d *discovery) configRefs(p, top string, depth int) {
-	cfg := parseFile(p)
-	if cfg == nil || depth > 10 {
-		return
-	}
-	for _, l := range cfg.lines {
-		switch {
-		case l.header || l.noValue:
-		case l.key == "path" && (l.base == "include" || strings.HasPrefix(l.base, "includeif.")):
-			inc := d.expand(l.value, filepath.Dir(p))
-			if inc != "" && within(inc, d.root) {
-				if _, seen := d.items[inc]; !seen {
-					d.add(inc, GitConfig, "included by "+d.rel(p))
-					d.configRefs(inc, top, depth+1)
-				}
-			}
-		case l.base == "core" && l.key == "hookspath" && top != "":
-			if h := d.expand(l.value, top); h != "" {
-				d.add(h, Exact, "core.hooksPath")
-			}
-		}
-	}
-}
-
-// expand resolves a path from a config value the way git does: "~/" is the
-// home directory, a relative path is relative to dir.
-func (d *discovery) expand(v, dir string) string {
-	switch {
-	case v == "":
-		return ""
-	case strings.HasPrefix(v, "~/"):
-		if d.home == "" {
-			return ""
-		}
-		v = filepath.Join(d.home, v[2:])
-	case strings.HasPrefix(v, "~"):
-		return "" // another user's home: not ours to protect
-	case !filepath.IsAbs(v):
-		v = filepath.Join(dir, v)
-	}
-	return filepath.Clean(v)
-}
-
-// effectiveHooks asks git which hooks directory it really uses in dir, so
-// that a core.hooksPath from the user's global or system config (".githooks",
-// relative to the worktree) is protected too.
-func (d *discovery) effectiveHooks(dir string) {
-	ctx, cancel := context.WithTimeout(context.Background(), gitTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gitBinary, "-C", dir, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
-	out, err := cmd.Output()
-	if err != nil {
-		return // no git, or too old for --path-format: the git dirs' hooks stand
-	}
-	if h := strings.TrimSpace(string(out)); filepath.IsAbs(h) {
-		if real, err := realParent(h); err == nil {
-			d.add(real, Exact, "hooks directory git uses")
-		}
-	}
-}
-
-// extra adds a [protect] path.
-func (d *discovery) extra(p string) error {
-	if p == "" {
-		return errors.New("integrity: empty [protect] path")
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(d.root, p)
-	}
-	p = filepath.Clean(p)
-	real, err := realParent(p)
-	if err != nil {
-		return fmt.Errorf("integrity: [protect] path %q: %w", p, err)
-	}
-	if within(d.root, real) {
-		return fmt.Errorf("integrity: [protect] path %q would protect the whole project", p)
-	}
-	if d.mainGit != "" && within(d.mainGit, real) {
-		return fmt.Errorf("integrity: [protect] path %q holds the git directory, which git must write; protect files in it instead", p)
-	}
-	// A symlink on the way inside the project is protected too, or the
-	// cage could point it elsewhere.
-	if within(p, d.root) {
-		q := d.root
-		rel, _ := filepath.Rel(d.root, filepath.Dir(p))
-		for _, c := range strings.Split(rel, string(filepath.Separator)) {
-			if c == "." {
-				break
-			}
-			q = filepath.Join(q, c)
-			if fi, err := os.Lstat(q); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-				d.add(q, Exact, "symlink on the way to a [protect] path")
-			}
-		}
-	}
-	d.add(real, Exact, "[protect] paths")
-	return nil
-}
-
-// followSymlinks protects what symlinks in the set point to: a hook that is
-// a symlink into the project runs whatever the target says.
-func (d *discovery) followSymlinks() {
-	queue := make([]Item, 0, len(d.items))
-	for _, it := range d.items {
-		queue = append(queue, it)
-	}
-	budget := maxNodes
-	for len(queue) > 0 && budget > 0 {
-		it := queue[0]
-		queue = queue[1:]
-		_ = filepath.WalkDir(it.Path, func(p string, e fs.DirEntry, err error) error {
-			if budget--; err != nil || budget < 0 {
-				return filepath.SkipDir
-			}
-			if e.Type()&fs.ModeSymlink == 0 {
-				return nil
-			}
-			t, err := filepath.EvalSymlinks(p)
-			if err != nil {
-				return nil
-			}
-			if _, seen := d.items[t]; !seen {
-				k := Exact
-				if it.Kind == GitConfig && p == it.Path {
-					k = GitConfig
-				}
-				d.add(t, k, "target of symlink "+d.rel(p))
-				queue = append(queue, d.items[t])
-			}
-			return nil
-		})
-	}
-}
-
-// set returns the items sorted, without those inside an exact item.
-func (d *discovery) set() Set {
-	paths := make([]string, 0, len(d.items))
-	for p := range d.items {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	s := Set{Root: d.root}
-	for _, p := range paths {
-		inside := false
-		for _, q := range paths {
-			if q != p && within(p, q) && d.items[q].Kind == Exact {
-				inside = true
-				break
-			}
-		}
-		if !inside {
-			s.Items = append(s.Items, d.items[p])
-		}
-	}
-	return s
-}
-
-func (d *discovery) rel(p string) string {
-	if r, err := filepath.Rel(d.root, p); err == nil && within(p, d.root) {
-		return r
-	}
-	return p
-}
-
-// parseFile parses a git config file, or returns nil.
-func parseFile(p string) *gitConfig {
-	data, err := readLimited(p, maxConfigSize)
-	if err != nil {
-		return nil
-	}
-	cfg, err := parseGitConfig(data)
-	if err != nil {
-		return nil
-	}
-	return cfg
-}
-
-func joinRel(dir, p string) string {
-	if filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(dir, p)
-}
-
-// within reports whether p is dir or below it.
-func within(p, dir string) bool {
-	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
-}
-
-// realDir resolves every symlink in dir, which must exist.
-func realDir(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	return filepath.EvalSymlinks(abs)
-}
-
-// realParent resolves the symlinks in p's existing ancestors, leaving its
-// last component (which may itself be a symlink) as it is.
-func realParent(p string) (string, error) {
-	if !filepath.IsAbs(p) {
-		return "", errors.New("not an absolute path")
-	}
-	p = filepath.Clean(p)
-	dir, base := filepath.Dir(p), filepath.Base(p)
-	if dir == p {
-		return "", errors.New("the filesystem root cannot be protected")
-	}
-	var missing []string
-	for {
-		real, err := filepath.EvalSymlinks(dir)
-		if err == nil {
-			parts := append([]string{real}, missing...)
-			return filepath.Join(append(parts, base)...), nil
-		}
-		if !errors.Is(err, os.ErrNotExist) || filepath.Dir(dir) == dir {
-			return "", err
-		}
-		missing = append([]string{filepath.Base(dir)}, missing...)
-		dir = filepath.Dir(dir)
-	}
 }

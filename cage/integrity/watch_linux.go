@@ -3,9 +3,7 @@ package integrity
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,9 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// verifyEvery is how often the whole set is verified besides the events: a
-// write through a hard link or a shared mapping, or an event lost to a full
-// queue, is caught within this interval.
+// verifyEvery is how often the whole set is verified besides the events:
+// a write through a shared memory mapping (which makes no event) or an
+// event lost to a full queue is caught within this interval.
 const verifyEvery = time.Second
 
 // Watcher guards a protected set for one session: it restores forbidden
@@ -34,9 +32,10 @@ type Watcher struct {
 	// prefix.
 	interesting map[string]bool
 	prefixes    []string
-	watched     map[string]uint64 // watched directory → its inode when added
+	watched     map[string]uint64 // watched path → its inode when added
 
 	started    time.Time
+	marked     bool   // this session marked the store running
 	suffix     string // added to What, for the restores Start makes
 	events     []Event
 	omitted    int
@@ -67,8 +66,10 @@ type options struct {
 // When another session of the same project is running (same storeDir), the
 // new one shares its snapshot instead of taking a new one.
 //
-// report, which may be nil, is called for every restore, from a goroutine
-// of the Watcher; it must not block for long and must not call Close.
+// report, which may be nil, is called for every restore as it happens
+// (also for those Start itself makes), from a goroutine of the Watcher; it
+// must not block for long and must not call Close. The same restore
+// repeated within a second is reported once.
 func Start(storeDir string, set Set, report func(Event)) (*Watcher, error) {
 	return start(storeDir, set, report, options{watch: true, tick: verifyEvery})
 }
@@ -77,6 +78,11 @@ func start(storeDir string, set Set, report func(Event), opt options) (w *Watche
 	root, err := realDir(set.Root)
 	if err != nil {
 		return nil, fmt.Errorf("integrity: project root: %w", err)
+	}
+	if abs, err := filepath.Abs(storeDir); err == nil {
+		if real, err := realParent(abs); err == nil && within(real, root) {
+			return nil, fmt.Errorf("integrity: store %s is inside the project, where the cage can write", storeDir)
+		}
 	}
 	st, err := openStore(storeDir)
 	if err != nil {
@@ -91,6 +97,9 @@ func start(storeDir string, set Set, report func(Event), opt options) (w *Watche
 	}
 	defer func() {
 		if err != nil {
+			if w.store.lockLast() && w.marked {
+				_ = w.store.setRunning(false)
+			}
 			w.release()
 		}
 	}()
@@ -112,251 +121,6 @@ func start(storeDir string, set Set, report func(Event), opt options) (w *Watche
 	return w, nil
 }
 
-// snapshot takes the set's snapshot, or shares the running session's.
-func (w *Watcher) snapshot() error {
-	first, err := w.store.lockFirst()
-	if err != nil {
-		return fmt.Errorf("integrity: locking store: %w", err)
-	}
-	if !first {
-		if err := w.store.lockShared(); err != nil {
-			return fmt.Errorf("integrity: locking store: %w", err)
-		}
-		old, _ := w.store.loadSnapshot() // unreadable: take our own
-		return w.capture(old)
-	}
-	if w.store.running() {
-		// The last session did not end: its cage may have changed the set
-		// after its last verification.
-		if old, err := w.store.loadSnapshot(); err == nil {
-			if err := w.capture(old); err != nil {
-				return err
-			}
-			w.suffix = ", found after the last session ended uncleanly"
-			w.pass()
-			w.suffix = ""
-		}
-	}
-	if err := w.capture(nil); err != nil {
-		return err
-	}
-	trees := make([]manifestTree, len(w.items))
-	for i, it := range w.items {
-		trees[i] = manifestTree{path: it.Path, kind: it.Kind, root: it.want}
-	}
-	if err := w.store.saveSnapshot(trees); err != nil {
-		return err
-	}
-	if err := w.store.setRunning(true); err != nil {
-		return fmt.Errorf("integrity: %w", err)
-	}
-	return w.store.lockShared()
-}
-
-// capture fills in each item's snapshot: from old when it has the item,
-// else from the filesystem.
-func (w *Watcher) capture(old map[string]manifestTree) error {
-	budget := maxNodes
-	for _, it := range w.items {
-		if t, ok := old[it.Path]; ok && t.kind == it.Kind {
-			it.want = t.root
-		} else {
-			parent, ok := w.openParentForCapture(it)
-			if !ok {
-				it.want = absentNode
-			} else {
-				n, err := captureAt(parent, it.name(), &budget, 0)
-				if parent != it.anchor.fd {
-					unix.Close(parent)
-				}
-				if err != nil {
-					return fmt.Errorf("integrity: snapshot of %s: %w", it.Path, err)
-				}
-				it.want = n
-			}
-		}
-		it.cfg = nil
-		if it.Kind == GitConfig {
-			switch it.want.typ {
-			case absent:
-				it.cfg = &gitConfig{}
-			case regular:
-				it.cfg, _ = parseGitConfig(it.want.data) // unparsable: byte for byte
-			}
-		}
-	}
-	return nil
-}
-
-// openParentForCapture opens the item's parent when it exists as real
-// directories all the way down.
-func (w *Watcher) openParentForCapture(it *itemState) (int, bool) {
-	if len(it.ancModes) < len(it.comps)-1 {
-		return -1, false
-	}
-	fd := it.anchor.fd
-	for _, c := range it.comps[:len(it.comps)-1] {
-		next, err := openDirPath(fd, c)
-		if fd != it.anchor.fd {
-			unix.Close(fd)
-		}
-		if err != nil {
-			return -1, false
-		}
-		fd = next
-	}
-	return fd, true
-}
-
-// addItem resolves the item's anchor and records the directories leading to
-// it as they are now.
-func (w *Watcher) addItem(item Item) error {
-	p, err := realParent(item.Path)
-	if err != nil {
-		return fmt.Errorf("integrity: %s: %w", item.Path, err)
-	}
-	anchorPath := w.root
-	if !within(p, w.root) || p == w.root {
-		if p == w.root {
-			return fmt.Errorf("integrity: %s: the project root itself cannot be protected", item.Path)
-		}
-		anchorPath = filepath.Dir(p)
-		for {
-			if _, err := os.Lstat(anchorPath); err == nil {
-				break
-			}
-			anchorPath = filepath.Dir(anchorPath)
-		}
-	}
-	a, err := w.openAnchor(anchorPath)
-	if err != nil {
-		return err
-	}
-	rel, err := filepath.Rel(a.path, p)
-	if err != nil {
-		return err
-	}
-	it := &itemState{Item: Item{Path: p, Kind: item.Kind, Source: item.Source}, anchor: a,
-		comps: strings.Split(rel, string(filepath.Separator))}
-	fd := a.fd
-	for _, c := range it.comps[:len(it.comps)-1] {
-		st, err := lstatAt(fd, c)
-		if err != nil || typeOf(&st) != directory {
-			break
-		}
-		next, err := openDirPath(fd, c)
-		if err != nil {
-			break
-		}
-		it.ancModes = append(it.ancModes, perm(&st))
-		if fd != a.fd {
-			unix.Close(fd)
-		}
-		fd = next
-	}
-	if fd != a.fd {
-		unix.Close(fd)
-	}
-	w.items = append(w.items, it)
-	w.interesting[a.path] = true
-	q := a.path
-	for _, c := range it.comps {
-		q = filepath.Join(q, c)
-		w.interesting[q] = true
-	}
-	w.prefixes = append(w.prefixes, p+string(filepath.Separator))
-	return nil
-}
-
-func (w *Watcher) openAnchor(path string) (*anchor, error) {
-	for _, a := range w.anchors {
-		if a.path == path {
-			return a, nil
-		}
-	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("integrity: opening %s: %w", path, err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("integrity: %s: %w", path, err)
-	}
-	a := &anchor{path: path, fd: fd, mode: perm(&st)}
-	w.anchors = append(w.anchors, a)
-	return a, nil
-}
-
-// loop restores on every relevant event and every tick until stop.
-func (w *Watcher) loop(tick time.Duration) {
-	defer close(w.done)
-	var ticks <-chan time.Time
-	if tick > 0 {
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		ticks = t.C
-	}
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if w.fsw != nil {
-		events, errs = w.fsw.Events, w.fsw.Errors
-	}
-	for {
-		select {
-		case <-w.stop:
-			return
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if !w.relevant(ev.Name) {
-				continue
-			}
-		case _, ok := <-errs: // an overflow or a read error: look at everything
-			if !ok {
-				errs = nil
-				continue
-			}
-		case <-ticks:
-		case reply := <-w.syncReq:
-			w.pass()
-			close(reply)
-			continue
-		}
-		w.drain(events)
-		w.pass()
-	}
-}
-
-// drain discards the events already queued: the pass that follows looks at
-// everything anyway.
-func (w *Watcher) drain(events <-chan fsnotify.Event) {
-	for {
-		select {
-		case _, ok := <-events:
-			if !ok {
-				return
-			}
-		default:
-			return
-		}
-	}
-}
-
-func (w *Watcher) relevant(name string) bool {
-	if w.interesting[name] {
-		return true
-	}
-	for _, p := range w.prefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // pass verifies and restores every item, then follows the directories to
 // watch.
 func (w *Watcher) pass() {
@@ -365,14 +129,34 @@ func (w *Watcher) pass() {
 		w.checkAnchor(a)
 	}
 	for _, it := range w.items {
-		for _, f := range reconcile(it) {
-			w.record(f)
-		}
+		w.reconcileItem(it)
 	}
 	if w.fsw != nil {
 		w.syncWatches()
 	}
 }
+
+// reconcileItem restores one item. A restore that fails because the cage
+// changed the same path meanwhile is tried again before it is reported as
+// failed.
+func (w *Watcher) reconcileItem(it *itemState) {
+	for try := 1; ; try++ {
+		var failed []finding
+		for _, f := range reconcile(it) {
+			if f.err != nil && try < maxTries {
+				failed = append(failed, f)
+				continue
+			}
+			w.record(f)
+		}
+		if len(failed) == 0 {
+			return
+		}
+	}
+}
+
+// maxTries bounds the attempts at restoring one item in one pass.
+const maxTries = 3
 
 // checkAnchor puts back the anchor's permission bits: without search
 // permission on it nothing below could be restored.
@@ -410,74 +194,6 @@ func (w *Watcher) rel(p string) string {
 		return r
 	}
 	return p
-}
-
-// syncWatches watches the directories leading to each item and, for a
-// directory item, the directories of its snapshot that are still real
-// directories. A directory replaced since it was added is watched anew.
-func (w *Watcher) syncWatches() {
-	want := map[string]bool{}
-	for _, it := range w.items {
-		p := it.anchor.path
-		want[p] = true
-		for _, c := range it.comps[:len(it.comps)-1] {
-			p = filepath.Join(p, c)
-			if !isRealDir(p) {
-				break
-			}
-			want[p] = true
-		}
-		if p == filepath.Dir(it.Path) && it.want.typ == directory {
-			addRealDirs(it.Path, it.want, want)
-		}
-	}
-	listed := map[string]bool{}
-	for _, p := range w.fsw.WatchList() {
-		listed[p] = true
-	}
-	for p := range want {
-		ino := inode(p)
-		if old, ok := w.watched[p]; ok && old == ino && listed[p] {
-			continue
-		}
-		if ok := w.watched[p] != 0; ok && listed[p] {
-			_ = w.fsw.Remove(p)
-		}
-		if err := w.fsw.Add(p); err == nil {
-			w.watched[p] = ino
-		} else {
-			delete(w.watched, p)
-		}
-	}
-	for p := range w.watched {
-		if !want[p] {
-			_ = w.fsw.Remove(p)
-			delete(w.watched, p)
-		}
-	}
-}
-
-func addRealDirs(p string, n *node, want map[string]bool) {
-	if n.typ != directory || !isRealDir(p) {
-		return
-	}
-	want[p] = true
-	for name, k := range n.kids {
-		addRealDirs(filepath.Join(p, name), k, want)
-	}
-}
-
-func isRealDir(p string) bool {
-	fi, err := os.Lstat(p)
-	return err == nil && fi.IsDir()
-}
-
-func inode(p string) uint64 {
-	var st unix.Stat_t
-	if unix.Lstat(p, &st) != nil {
-		return 0
-	}
-	return st.Ino
 }
 
 // sync runs a pass in the loop and waits for it: tests use it to know that
