@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/aicage/aicage/cage"
@@ -40,7 +41,11 @@ func resolve(c *cli.Context, req request, h project.Host) (*session, error) {
 		if err != nil {
 			return nil, failProject(err)
 		}
-		if err := ensureTrusted(c, f, cfg, h); err != nil {
+		if req.noPrompt {
+			if st, _ := project.NewTrustStore(h.TrustDir()).State(f.Path, f.Data); st != project.Trusted {
+				return nil, fail(fmt.Errorf("%s is blocked", f.Path), hintAllow)
+			}
+		} else if err := ensureTrusted(c, f, cfg, h); err != nil {
 			return nil, err
 		}
 		if p, err = project.Resolve(cfg, h, opts); err != nil {

@@ -78,6 +78,9 @@ type request struct {
 	name  string   // [commands.NAME], or "" for a raw command
 	argv  []string // the raw command, or the extra args for NAME
 	shell bool
+	// noPrompt makes an untrusted config fail instead of asking: the shell
+	// hook never prompts.
+	noPrompt bool
 	// prepare, if set, may adjust the compiled policy (env, argv) after the
 	// state directory exists and before the cage starts; finish runs after
 	// every process of the cage is gone. The shell hooks use them.
@@ -132,7 +135,12 @@ func enter(c *cli.Context, req request) error {
 			return fail(err)
 		}
 	}
+	stopWatch, err := watchIntegrity(host, pol)
+	if err != nil {
+		return err
+	}
 	status, err := cage.Run(pol, cage.RunOptions{})
+	stopWatch()
 	if err != nil {
 		return fail(err)
 	}

@@ -48,6 +48,7 @@ func shellAction(c *cli.Context) error {
 		}
 		hs.dirs = dirStack(dirs)
 		req.prepare, req.finish = hs.prepare, hs.finish
+		req.noPrompt = true // the hook never prompts
 	}
 	return enter(c, req)
 }

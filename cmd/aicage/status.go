@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aicage/aicage/cage"
+	"github.com/aicage/aicage/cage/integrity"
 	"github.com/aicage/aicage/project"
 	"github.com/urfave/cli/v2"
 )
@@ -45,6 +46,8 @@ type report struct {
 	UDP         string            `json:"udp"`
 	Env         []string          `json:"env"` // names only: values may be secrets
 	Skipped     []cage.Skipped    `json:"skipped"`
+	Protected   []string          `json:"protected"`     // restored if changed from inside
+	Restores    []string          `json:"last_restores"` // what the last session undid
 	HomeCopy    []cage.CopyOp     `json:"home_copy"`
 	HomeLink    []cage.LinkOp     `json:"home_link"`
 	Packages    []cage.Package    `json:"packages,omitempty"` // [exec] packages with their closures
@@ -108,7 +111,21 @@ func buildReport(c *cli.Context) (*report, error) {
 	r.Skipped = slices.DeleteFunc(r.Skipped, func(s cage.Skipped) bool {
 		return s.Source == "command" // about the placeholder "true" above, not the user's command
 	})
+	fillIntegrity(r, cageHost(h), pol)
 	return r, nil
+}
+
+// fillIntegrity lists the protected set and the restores of the last session.
+func fillIntegrity(r *report, host cage.Host, pol *cage.Policy) {
+	if set, err := integrity.ProtectedSet(pol.Root, pol.Protect); err == nil {
+		for _, it := range set.Items {
+			r.Protected = append(r.Protected, it.Path)
+		}
+	}
+	events, _ := integrity.LastSession(integrityStore(host, pol.Root))
+	for _, e := range events {
+		r.Restores = append(r.Restores, e.String())
+	}
 }
 
 func trustState(h project.Host, f *project.File) string {
@@ -189,7 +206,18 @@ func printReport(w io.Writer, r *report) {
 	printPackages(w, r.Packages)
 	fmt.Fprintln(w, "\nnetwork:")
 	fmt.Fprintf(w, "  connect %s\n  bind    %s\n  udp     %s\n", ports(r.Connect), ports(r.Bind), r.UDP)
-	fmt.Fprintf(w, "\nenvironment: %s\n\nprotections:\n", strings.Join(r.Env, " "))
+	fmt.Fprintf(w, "\nenvironment: %s\n", strings.Join(r.Env, " "))
+	if !r.InsideCage {
+		fmt.Fprintln(w, "\nprotected (restored when changed from inside):")
+		for _, p := range r.Protected {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+		fmt.Fprintf(w, "restores in the last session: %d\n", len(r.Restores))
+		for _, e := range r.Restores {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+	fmt.Fprintln(w, "\nprotections:")
 	printProtections(w, r.Protections)
 	if r.Error != "" {
 		fmt.Fprintf(w, "\nnote: %s\n", r.Error)
