@@ -109,6 +109,9 @@ var supervisorProtections = []Protection{
 	{Name: "capabilities dropped, also when run as root (bounding set, securebits)", State: "enforced"},
 	{Name: "no_new_privs: setuid and file-capability binaries gain nothing", State: "enforced"},
 	{Name: "environment starts empty ([env] pass names what crosses)", State: "enforced"},
+	{Name: "git hooks, git config keys that run programs, .git/info and [protect] paths restored when changed from inside", State: "enforced"},
+	{Name: "new git repositories made inside the project (git init in a subdirectory, clones)", State: "missing",
+		Why: "only the git dirs present at entry are guarded; run git in them outside with care"},
 }
 
 // Protections lists every protection and its state on a kernel offering

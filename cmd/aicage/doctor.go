@@ -23,16 +23,18 @@ func doctorAction(c *cli.Context) error {
 		abi, cage.RequiredABI, cage.MaxABI)
 	prots := cage.Protections(abi, "dns")
 	printProtections(w, prots)
-	_, err := cage.CheckABI(abi, false)
-	if err == nil {
-		err = cage.SeccompSupported()
-	}
-	if err != nil {
+	if _, err := cage.CheckABI(abi, false); err != nil {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "the cage cannot be enforced on this kernel")
 		fmt.Fprintln(w, "advice: use a kernel with Landlock ABI 6 or later (Linux 6.12+) with \"landlock\" in the lsm= boot parameter;")
 		fmt.Fprintln(w, "        --best-effort runs anyway, without the protections marked missing")
-		return failCode(exitUnavailable, err)
+		return failCode(exitUnavailable, err, "see the lines marked missing above")
+	}
+	if err := cage.SeccompSupported(); err != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "the seccomp filter cannot be installed here, so the holes it closes stay open")
+		fmt.Fprintln(w, "advice: aicage's filter knows amd64 and arm64; --best-effort runs with Landlock alone")
+		return failCode(exitUnavailable, err, "--best-effort runs with Landlock alone, without the filter's protections")
 	}
 	advice(w, prots)
 	return nil
