@@ -28,7 +28,7 @@ func doctorAction(c *cli.Context) error {
 		fmt.Fprintln(w, "the cage cannot be enforced on this kernel")
 		fmt.Fprintln(w, "advice: use a kernel with Landlock ABI 6 or later (Linux 6.12+) with \"landlock\" in the lsm= boot parameter;")
 		fmt.Fprintln(w, "        --best-effort runs anyway, without the protections marked missing")
-		return failCode(exitUnavailable, err, "see the lines marked missing above")
+		return failCode(exitUnavailable, err)
 	}
 	if err := cage.SeccompSupported(); err != nil {
 		fmt.Fprintln(w)
