@@ -35,6 +35,7 @@ func (e *ExecError) Code() int { return 126 }
 type RunOptions struct {
 	Self                  string
 	Stdin, Stdout, Stderr *os.File
+	Ready                 func() error
 	Started               func(pid int)
 	Exited                func()
 }

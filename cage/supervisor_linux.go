@@ -21,8 +21,13 @@ type RunOptions struct {
 	// /proc/self/exe.
 	Self                  string
 	Stdin, Stdout, Stderr *os.File
-	// Started, if set, runs once the child is running (e.g. to start the
-	// integrity watcher); Exited runs after every process of the cage is dead.
+	// Ready, if set, runs once the child process exists but before it is
+	// given the policy: the child cannot run anything until then, so work
+	// that must precede the command (the integrity snapshot) overlaps with
+	// the child's start-up. An error kills the child.
+	Ready func() error
+	// Started, if set, runs once the policy is on its way to the child;
+	// Exited runs after every process of the cage is dead.
 	Started func(pid int)
 	Exited  func()
 }
@@ -79,6 +84,16 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 		pw.Close()
 		signal.Stop(sigs)
 		return 0, fmt.Errorf("starting the cage: %w", err)
+	}
+	if opt.Ready != nil {
+		if err := opt.Ready(); err != nil {
+			pw.Close()
+			proc.Kill()
+			proc.Wait()
+			signal.Stop(sigs)
+			term.restore()
+			return 0, err
+		}
 	}
 	_, werr := pw.Write(data)
 	pw.Close()

@@ -277,6 +277,9 @@ func (d *discovery) expand(v, dir string) string {
 // that a core.hooksPath from the user's global or system config (".githooks",
 // relative to the worktree) is protected too.
 func (d *discovery) effectiveHooks(dir string) {
+	if !d.outsideConfigMayMoveHooks() {
+		return // the git dirs' own hooks and core.hooksPath stand; no git to start
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), gitTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gitBinary, "-C", dir, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
@@ -413,3 +416,43 @@ func joinRel(dir, p string) string {
 	}
 	return filepath.Join(dir, p)
 }
+
+// outsideConfigMayMoveHooks reports whether a config file outside the
+// project (global or system) could set core.hooksPath: it names hooksPath
+// or includes another file, or cannot be read. Starting git to ask costs
+// more than every other part of an entry, so it is asked only then.
+func (d *discovery) outsideConfigMayMoveHooks() bool {
+	files := []string{"/etc/gitconfig"}
+	if v := os.Getenv("GIT_CONFIG_GLOBAL"); v != "" {
+		files = append(files, v)
+	}
+	if v := os.Getenv("GIT_CONFIG_SYSTEM"); v != "" {
+		files = append(files, v)
+	}
+	if v := os.Getenv("XDG_CONFIG_HOME"); v != "" {
+		files = append(files, filepath.Join(v, "git", "config"))
+	}
+	if d.home != "" {
+		files = append(files, filepath.Join(d.home, ".gitconfig"), filepath.Join(d.home, ".config", "git", "config"))
+	}
+	if os.Getenv("GIT_CONFIG_COUNT") != "" || os.Getenv("GIT_CONFIG_PARAMETERS") != "" {
+		return true
+	}
+	for _, f := range files {
+		data, err := readLimited(f, maxConfigScan)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return true
+		}
+		low := bytes.ToLower(data)
+		if bytes.Contains(low, []byte("hookspath")) || bytes.Contains(low, []byte("include")) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxConfigScan bounds what is read of an outside git config.
+const maxConfigScan = 4 << 20 // 4 MiB

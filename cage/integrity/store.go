@@ -11,6 +11,7 @@ package integrity
 // Directories are 0700, files 0600.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -286,6 +287,9 @@ func readLimited(path string, limit int64) ([]byte, error) {
 // writeAtomic writes data to path through a temporary file (0600) renamed
 // over it.
 func writeAtomic(path string, data []byte) error {
+	if old, err := readLimited(path, int64(len(data))); err == nil && bytes.Equal(old, data) {
+		return nil // unchanged since the last session: no write, no fsync
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err

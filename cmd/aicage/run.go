@@ -129,17 +129,21 @@ func enter(c *cli.Context, req request) error {
 	if _, err := cage.PrepareState(pol); err != nil {
 		return fail(err)
 	}
-	recordPolicy(pol)
 	if req.prepare != nil {
 		if err := req.prepare(pol); err != nil {
 			return fail(err)
 		}
 	}
-	stopWatch, err := watchIntegrity(host, pol)
-	if err != nil {
-		return err
-	}
-	status, err := cage.Run(pol, cage.RunOptions{})
+	stopWatch := func() {}
+	status, err := cage.Run(pol, cage.RunOptions{
+		// The snapshot is taken while the child starts up, before it gets
+		// the policy, so nothing in the cage runs before it.
+		Ready: func() (err error) {
+			stopWatch, err = watchIntegrity(host, pol)
+			return err
+		},
+		Started: func(int) { recordPolicy(pol) },
+	})
 	stopWatch()
 	if err != nil {
 		return fail(err)
