@@ -5,35 +5,42 @@ import (
 	"strings"
 )
 
-// expand turns a path as the config spells it into an absolute one: "~" and
-// "$ORIG_HOME" mean the real home, a relative path is relative to the
-// project root.
-func expand(p, home, root string) string {
-	switch {
-	case p == "~" || p == "$ORIG_HOME":
-		return home
-	case strings.HasPrefix(p, "~/"):
-		return filepath.Join(home, p[2:])
-	case strings.HasPrefix(p, "$ORIG_HOME/"):
-		return filepath.Join(home, p[len("$ORIG_HOME/"):])
-	case filepath.IsAbs(p):
+// Expand turns a path as the config spells it into an absolute one: "~",
+// "$ORIG_HOME" and "${ORIG_HOME}" mean the real home, a relative path is
+// relative to the project root.
+func Expand(p, home, root string) string {
+	for _, pre := range []string{"~", "$ORIG_HOME", "${ORIG_HOME}"} {
+		if p == pre {
+			return home
+		}
+		if strings.HasPrefix(p, pre+"/") {
+			return filepath.Join(home, p[len(pre)+1:])
+		}
+	}
+	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(root, p)
 }
 
-// within reports whether p is dir or lies below it.
-func within(p, dir string) bool {
+func expand(p, home, root string) string { return Expand(p, home, root) }
+
+// Within reports whether p is dir or lies below it.
+func Within(p, dir string) bool {
 	if dir == "/" {
 		return true
 	}
 	return p == dir || strings.HasPrefix(p, dir+"/")
 }
 
-// tilde shortens a path under home for display.
-func tilde(p, home string) string {
+func within(p, dir string) bool { return Within(p, dir) }
+
+// Tilde shortens a path under home for display.
+func Tilde(p, home string) string {
 	if home != "" && home != "/" && within(p, home) {
 		return "~" + strings.TrimPrefix(p, home)
 	}
 	return p
 }
+
+func tilde(p, home string) string { return Tilde(p, home) }

@@ -1,6 +1,7 @@
 package project
 
 import (
+	"github.com/aicage/aicage/cage"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -66,38 +67,11 @@ func lookupEnvOK(env []string, name string) (string, bool) {
 	return v, found
 }
 
-// expand makes a path as written absolute: "~" and "$ORIG_HOME" are the
-// real home, a relative path is relative to root.
-func expand(p, home, root string) string {
-	for _, pre := range []string{"~", "$ORIG_HOME", "${ORIG_HOME}"} {
-		if p == pre {
-			return home
-		}
-		if strings.HasPrefix(p, pre+"/") {
-			return filepath.Join(home, p[len(pre)+1:])
-		}
-	}
-	if filepath.IsAbs(p) {
-		return filepath.Clean(p)
-	}
-	return filepath.Join(root, p)
-}
+func expand(p, home, root string) string { return cage.Expand(p, home, root) }
 
-// within reports whether p is dir or lies below it.
-func within(p, dir string) bool {
-	if dir == "/" {
-		return true
-	}
-	return p == dir || strings.HasPrefix(p, dir+"/")
-}
+func within(p, dir string) bool { return cage.Within(p, dir) }
 
-// tilde shortens a path under home for display.
-func tilde(p, home string) string {
-	if home != "" && home != "/" && within(p, home) {
-		return "~" + strings.TrimPrefix(p, home)
-	}
-	return p
-}
+func tilde(p, home string) string { return cage.Tilde(p, home) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
