@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/joho/godotenv"
-	"golang.org/x/sys/unix"
 
 	"github.com/aicage/aicage/cage"
 )
@@ -58,24 +60,20 @@ func readEnvFile(root, path string) (map[string]string, error) {
 	if err != nil || !lexicallyInside(path, root) {
 		return nil, fmt.Errorf("is outside the project")
 	}
-	dir, err := os.Open(root)
+	dir, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, err
 	}
 	defer dir.Close()
-	fd, err := unix.Openat2(int(dir.Fd()), rel, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	f, err := dir.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	switch {
-	case errors.Is(err, unix.ENOENT):
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, errors.New("no such file")
-	case errors.Is(err, unix.EXDEV):
+	case err != nil && strings.Contains(err.Error(), "escapes"):
 		return nil, errors.New("leads outside the project through a symlink")
 	case err != nil:
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return nil, errors.New("is not a regular file")
