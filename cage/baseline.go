@@ -1,6 +1,7 @@
 package cage
 
 import (
+	"io/fs"
 	"path"
 	"path/filepath"
 	"sort"
@@ -70,27 +71,31 @@ func (c *compiler) grantExcept(dir string, a Access, secrets []string, src strin
 }
 
 func (c *compiler) grantExceptRel(root, rel string, a Access, secrets []string, src string) {
-	entries, err := c.host.FS.ReadDir(filepath.Join(root, rel))
+	dir, err := c.host.FS.EvalSymlinks(filepath.Join(root, rel))
 	if err != nil {
 		return
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
+	entries, err := c.host.FS.ReadDir(dir)
+	if err != nil {
+		return
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		r := path.Join(rel, name)
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		r := path.Join(rel, e.Name())
 		if matchesAny(r, secrets) {
 			continue
 		}
-		if holdsSecret(r, secrets) {
-			if fi, err := c.host.FS.Lstat(filepath.Join(root, r)); err == nil && fi.IsDir() {
-				c.grantExceptRel(root, r, a, secrets, src)
-				continue
-			}
+		if holdsSecret(r, secrets) && e.IsDir() {
+			c.grantExceptRel(root, r, a, secrets, src)
+			continue
 		}
-		c.addExisting(filepath.Join(root, r), a, src)
+		if e.Type()&fs.ModeSymlink == 0 {
+			// Not a link, in a resolved directory: already resolved, and
+			// its type is known without another stat (most of /etc).
+			c.add(Rule{Path: filepath.Join(dir, e.Name()), Access: a, Dir: e.IsDir(), Source: src})
+			continue
+		}
+		c.addExisting(filepath.Join(dir, e.Name()), a, src)
 	}
 }
 
