@@ -191,10 +191,27 @@ func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
 		pid, err = strconv.Atoi(strings.TrimSpace(ts.ReadFile(arg)))
 		ts.Check(err)
 	}
-	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	alive := syscall.Kill(pid, 0) == nil && !bytes.Contains(stat, []byte(") Z "))
-	if alive == neg {
-		ts.Fatalf("process %d alive: %v", pid, alive)
+	isAlive := func() bool {
+		stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		return syscall.Kill(pid, 0) == nil && !bytes.Contains(stat, []byte(") Z "))
+	}
+	// A signal that was delivered may take a moment to kill: "! alive"
+	// waits up to 2s for the death, and "alive" looks twice, 200ms apart,
+	// so that a kill still in flight is not taken for a refused one.
+	if neg {
+		for deadline := time.Now().Add(2 * time.Second); isAlive(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				ts.Fatalf("process %d still alive after 2s", pid)
+			}
+		}
+		return
+	}
+	if !isAlive() {
+		ts.Fatalf("process %d is dead", pid)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !isAlive() {
+		ts.Fatalf("process %d died", pid)
 	}
 }
 
