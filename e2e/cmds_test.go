@@ -196,7 +196,7 @@ func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
 		return syscall.Kill(pid, 0) == nil && !bytes.Contains(stat, []byte(") Z "))
 	}
 	// A signal that was delivered may take a moment to kill: "! alive"
-	// waits up to 2s for the death, and "alive" looks twice, 200ms apart,
+	// waits up to 2s for the death, and "alive" looks twice, 50ms apart,
 	// so that a kill still in flight is not taken for a refused one.
 	if neg {
 		for deadline := time.Now().Add(2 * time.Second); isAlive(); time.Sleep(20 * time.Millisecond) {
@@ -209,7 +209,7 @@ func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
 	if !isAlive() {
 		ts.Fatalf("process %d is dead", pid)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
 	if !isAlive() {
 		ts.Fatalf("process %d died", pid)
 	}
