@@ -31,10 +31,17 @@ func (s *store) saveSessionLog(l sessionLog) error {
 	return nil
 }
 
-// LastSession returns the restores of the last session that ended in the
-// store storeDir, oldest first, for "aicage status". It returns no events
-// and no error when no session has ended there yet.
-func LastSession(storeDir string) ([]Event, error) {
+// LastSessionCount is how many restores the last session made, counting
+// the repeats that were not listed one by one.
+func LastSessionCount(storeDir string) (int, error) {
+	l, err := readSessionLog(storeDir)
+	if err != nil || l == nil {
+		return 0, err
+	}
+	return len(l.Events) + l.Omitted, nil
+}
+
+func readSessionLog(storeDir string) (*sessionLog, error) {
 	data, err := readLimited(filepath.Join(storeDir, sessionLogName), maxSessionLog)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -45,6 +52,17 @@ func LastSession(storeDir string) ([]Event, error) {
 	var l sessionLog
 	if err := json.Unmarshal(data, &l); err != nil {
 		return nil, fmt.Errorf("reading integrity session log %q: %w", filepath.Join(storeDir, sessionLogName), err)
+	}
+	return &l, nil
+}
+
+// LastSession returns the restores of the last session that ended in the
+// store storeDir, oldest first, for "aicage status". It returns no events
+// and no error when no session has ended there yet.
+func LastSession(storeDir string) ([]Event, error) {
+	l, err := readSessionLog(storeDir)
+	if err != nil || l == nil {
+		return nil, err
 	}
 	if l.Omitted > 0 {
 		l.Events = append(l.Events, Event{

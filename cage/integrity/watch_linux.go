@@ -189,6 +189,10 @@ func (w *Watcher) record(f finding) {
 	}
 }
 
+// Restored is how many restores the session made, counting the repeats
+// that were not listed one by one. Valid after Close.
+func (w *Watcher) Restored() int { return len(w.events) + w.omitted }
+
 func (w *Watcher) rel(p string) string {
 	if r, err := filepath.Rel(w.root, p); err == nil && within(p, w.root) {
 		return r

@@ -17,3 +17,6 @@ func Start(storeDir string, set Set, report func(Event)) (*Watcher, error) {
 
 // Close does nothing.
 func (w *Watcher) Close() ([]Event, error) { return nil, nil }
+
+// Restored is 0.
+func (w *Watcher) Restored() int { return 0 }

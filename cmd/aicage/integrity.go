@@ -35,7 +35,7 @@ func watchIntegrity(host cage.Host, pol *cage.Policy) (stop func(), err error) {
 		if err != nil {
 			warningf("verifying the protected files at exit: %v", err)
 		}
-		if n := len(events); n > 0 {
+		if n := w.Restored(); n > 0 || len(events) > 0 {
 			warningf("%d change(s) to files that run outside the cage were undone this session; 'aicage status' lists them", n)
 		}
 	}, nil

@@ -48,6 +48,7 @@ type report struct {
 	Skipped     []cage.Skipped    `json:"skipped"`
 	Protected   []string          `json:"protected"`     // restored if changed from inside
 	Restores    []string          `json:"last_restores"` // what the last session undid
+	RestoreN    int               `json:"last_restore_count"`
 	HomeCopy    []cage.CopyOp     `json:"home_copy"`
 	HomeLink    []cage.LinkOp     `json:"home_link"`
 	Packages    []cage.Package    `json:"packages,omitempty"` // [exec] packages with their closures
@@ -122,7 +123,9 @@ func fillIntegrity(r *report, host cage.Host, pol *cage.Policy) {
 			r.Protected = append(r.Protected, it.Path)
 		}
 	}
-	events, _ := integrity.LastSession(integrityStore(host, pol.Root))
+	store := integrityStore(host, pol.Root)
+	r.RestoreN, _ = integrity.LastSessionCount(store)
+	events, _ := integrity.LastSession(store)
 	for _, e := range events {
 		r.Restores = append(r.Restores, e.String())
 	}
@@ -212,7 +215,7 @@ func printReport(w io.Writer, r *report) {
 		for _, p := range r.Protected {
 			fmt.Fprintf(w, "  %s\n", p)
 		}
-		fmt.Fprintf(w, "restores in the last session: %d\n", len(r.Restores))
+		fmt.Fprintf(w, "restores in the last session: %d\n", r.RestoreN)
 		for _, e := range r.Restores {
 			fmt.Fprintf(w, "  %s\n", e)
 		}
