@@ -118,6 +118,31 @@ func (j *judgement) rebuild() *gitConfig {
 			out.lines = append(out.lines, l)
 		}
 	}
+	return j.dropEmptyHeaders(out)
+}
+
+// dropEmptyHeaders removes the section headers the cage added that lost
+// every entry to a verdict, so that a file whose every change was
+// forbidden comes out as the snapshot (and is put back byte for byte).
+func (j *judgement) dropEmptyHeaders(c *gitConfig) *gitConfig {
+	snapHeaders := map[string]int{}
+	for _, l := range j.snap.lines {
+		if l.header {
+			snapHeaders[l.base]++
+		}
+	}
+	kept := map[string]int{}
+	out := &gitConfig{}
+	for i, l := range c.lines {
+		if l.header {
+			empty := i+1 == len(c.lines) || c.lines[i+1].header
+			if empty && kept[l.base] >= snapHeaders[l.base] {
+				continue
+			}
+			kept[l.base]++
+		}
+		out.lines = append(out.lines, l)
+	}
 	return out
 }
 
