@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -46,17 +45,32 @@ func noConfig(dir string) error {
 	return fail(fmt.Errorf("no %s in %s or above", project.ConfigName, dir), "run 'aicage init' to write one")
 }
 
-func allowAction(c *cli.Context) error {
+// trustTarget is what allow and deny share: the outside host and the
+// directory to look for the config from, refused inside a cage.
+func trustTarget(c *cli.Context) (project.Host, string, error) {
 	h, err := projectHost()
 	if err != nil {
-		return err
+		return h, "", err
 	}
 	dir, err := configDir(c, h)
 	if err != nil {
-		return err
+		return h, "", err
 	}
 	if insideCage(h) {
-		return fail(errors.New("cannot trust from inside a cage"), "leave the cage (exit) and run 'aicage allow' there")
+		what := "change trust"
+		if c.Command.Name == "allow" {
+			what = "trust"
+		}
+		return h, "", fail(fmt.Errorf("cannot %s from inside a cage", what),
+			"leave the cage (exit) and run 'aicage "+c.Command.Name+"' there")
+	}
+	return h, dir, nil
+}
+
+func allowAction(c *cli.Context) error {
+	h, dir, err := trustTarget(c)
+	if err != nil {
+		return err
 	}
 	f, err := project.Discover(dir)
 	if err != nil {
@@ -95,16 +109,9 @@ func allowAction(c *cli.Context) error {
 }
 
 func denyAction(c *cli.Context) error {
-	h, err := projectHost()
+	h, dir, err := trustTarget(c)
 	if err != nil {
 		return err
-	}
-	dir, err := configDir(c, h)
-	if err != nil {
-		return err
-	}
-	if insideCage(h) {
-		return fail(errors.New("cannot change trust from inside a cage"), "leave the cage (exit) and run 'aicage deny' there")
 	}
 	path, err := project.Find(dir)
 	if err != nil {
