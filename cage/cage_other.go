@@ -11,16 +11,10 @@ import (
 // Linux security module, and aicage never runs a command uncaged.
 var errNotLinux = errors.New("aicage needs Linux: Landlock is a Linux security module")
 
-// ChildArg is the hidden sub-command of the cage's child.
-const ChildArg = "__aicage-cage-child"
-
 // KernelABI is 0: there is no Landlock here.
 func KernelABI() int { return 0 }
 
-// Child fails: there is nothing to lock down with.
-func Child() error { return errNotLinux }
-
-// ExecError is the child's exec failure (Linux only).
+// ExecError is a failure to execute the command (Linux only).
 type ExecError struct {
 	Prog string
 	Err  error
@@ -33,7 +27,6 @@ func (e *ExecError) Code() int { return 126 }
 
 // RunOptions are the supervisor's inputs.
 type RunOptions struct {
-	Self                  string
 	Stdin, Stdout, Stderr *os.File
 	Ready                 func() error
 	Started               func(pid int)

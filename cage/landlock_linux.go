@@ -79,7 +79,7 @@ func (p *Policy) landlockRules() (landlock.Config, []landlock.Rule, error) {
 	var rules []landlock.Rule
 	for _, r := range p.Rules {
 		if r.Beneath != "" {
-			continue // added by fd in restrictLandlock
+			continue // added by fd in landlockRuleset
 		}
 		rules = append(rules, landlock.PathAccess(r.rights()&handled, r.Path).IgnoreIfMissing())
 	}
@@ -106,32 +106,28 @@ func (p *Policy) landlockRules() (landlock.Config, []landlock.Rule, error) {
 	return cfg, rules, nil
 }
 
-// restrictLandlock applies the ruleset to the calling thread only: the
-// child execs from this (locked) thread right after, and execve keeps only
-// it, so restricting every Go thread (go-landlock's Restrict, which stops
-// the world for each call) would only cost time.
-func (p *Policy) restrictLandlock() error {
+// landlockRuleset builds the ruleset and returns its fd (close-on-exec)
+// and the flags for landlock_restrict_self. It may run on any thread: it
+// only opens the granted paths.
+func (p *Policy) landlockRuleset() (fd int, flags uint32, err error) {
 	cfg, rules, err := p.landlockRules()
 	if err != nil {
-		return err
+		return -1, 0, err
 	}
-	fd, flags, err := cfg.NewRulesetFD(rules...)
+	fd, flags, err = cfg.NewRulesetFD(rules...)
 	if err != nil {
-		return fmt.Errorf("building the Landlock ruleset (ABI %d): %w", p.ABI, err)
+		return -1, 0, fmt.Errorf("building the Landlock ruleset (ABI %d): %w", p.ABI, err)
 	}
-	defer unix.Close(fd)
 	for _, r := range p.Rules {
 		if r.Beneath == "" {
 			continue
 		}
 		if err := addBeneathRule(fd, r, cfg.HandledAccessFS); err != nil {
-			return err
+			unix.Close(fd)
+			return -1, 0, err
 		}
 	}
-	if err := ll.LandlockRestrictSelf(fd, flags); err != nil {
-		return fmt.Errorf("applying the Landlock ruleset (ABI %d): %w", p.ABI, err)
-	}
-	return nil
+	return fd, flags, nil
 }
 
 // addBeneathRule opens r.Path from r.Beneath refusing every symlink on the
@@ -159,6 +155,18 @@ func addBeneathRule(rulesetFD int, r Rule, handled landlock.AccessFSSet) error {
 	attr := ll.PathBeneathAttr{AllowedAccess: uint64(r.rights() & handled), ParentFd: dir}
 	if err := ll.LandlockAddPathBeneathRule(rulesetFD, &attr, 0); err != nil {
 		return fmt.Errorf("adding the Landlock rule for %s: %w", r.Path, err)
+	}
+	return nil
+}
+
+// landlockRestrictThread applies the ruleset to the calling thread only:
+// the command is forked from this (locked) thread right after, so
+// restricting every Go thread (go-landlock's Restrict, which stops the
+// world for each call) would only cost time, and would cage the
+// supervisor.
+func landlockRestrictThread(fd int, flags uint32) error {
+	if err := ll.LandlockRestrictSelf(fd, flags); err != nil {
+		return fmt.Errorf("applying the Landlock ruleset: %w", err)
 	}
 	return nil
 }

@@ -15,15 +15,10 @@ import (
 // execve carries it. The filter cannot be removed; it is inherited by every
 // child and across execve.
 func InstallSeccomp(prog []bpf.RawInstruction) error {
-	if len(prog) == 0 || len(prog) > seccompMaxInsns {
-		return fmt.Errorf("bug: seccomp filter of %d instructions", len(prog))
+	filter, err := seccompFilter(prog)
+	if err != nil {
+		return err
 	}
-	filter := make([]unix.SockFilter, len(prog))
-	for i, ins := range prog {
-		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
-	}
-	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-
 	// no_new_privs is per thread until TSYNC copies it to the others: both
 	// calls must come from the same one.
 	runtime.LockOSThread()
@@ -31,8 +26,28 @@ func InstallSeccomp(prog []bpf.RawInstruction) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("setting no_new_privs: %w", err)
 	}
+	return installSeccompFilter(filter, unix.SECCOMP_FILTER_FLAG_TSYNC)
+}
+
+// seccompFilter converts prog to the kernel's form.
+func seccompFilter(prog []bpf.RawInstruction) ([]unix.SockFilter, error) {
+	if len(prog) == 0 || len(prog) > seccompMaxInsns {
+		return nil, fmt.Errorf("bug: seccomp filter of %d instructions", len(prog))
+	}
+	filter := make([]unix.SockFilter, len(prog))
+	for i, ins := range prog {
+		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
+	}
+	return filter, nil
+}
+
+// installSeccompFilter installs filter on the calling thread, and on every
+// thread of the process with SECCOMP_FILTER_FLAG_TSYNC. no_new_privs must
+// be set on the calling thread already.
+func installSeccompFilter(filter []unix.SockFilter, flags uintptr) error {
+	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
+		flags, uintptr(unsafe.Pointer(&fprog)))
 	runtime.KeepAlive(filter)
 	switch {
 	case errno == unix.EINVAL:

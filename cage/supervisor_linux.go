@@ -1,13 +1,11 @@
 package cage
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,17 +15,13 @@ import (
 
 // RunOptions are the supervisor's inputs besides the policy.
 type RunOptions struct {
-	// Self is the aicage binary to re-exec as the child; empty means
-	// /proc/self/exe.
-	Self                  string
 	Stdin, Stdout, Stderr *os.File
-	// Ready, if set, runs once the child process exists but before it is
-	// given the policy: the child cannot run anything until then, so work
-	// that must precede the command (the integrity snapshot) overlaps with
-	// the child's start-up. An error kills the child.
+	// Ready, if set, runs before the command starts, while the cage's
+	// ruleset is being built: work that must precede the command (the
+	// integrity snapshot) overlaps with it. An error stops the start.
 	Ready func() error
-	// Started, if set, runs once the policy is on its way to the child;
-	// Exited runs after every process of the cage is dead.
+	// Started, if set, runs once the command runs; Exited runs after every
+	// process of the cage is dead.
 	Started func(pid int)
 	Exited  func()
 }
@@ -41,66 +35,67 @@ var forwarded = []os.Signal{
 // Run starts the command in the cage and supervises it: it forwards signals,
 // keeps the terminal usable (the command gets the foreground), reaps, and
 // when the command exits it kills every process the cage left behind. It
-// returns the command's exit status, 128+N when a signal N killed it.
+// returns the command's exit status, 128+N when a signal N killed it. A
+// command that cannot be executed is an *ExecError.
 func Run(p *Policy, opt RunOptions) (int, error) {
-	self := opt.Self
-	if self == "" {
-		self = "/proc/self/exe"
-	}
 	if opt.Stdin == nil {
 		opt.Stdin, opt.Stdout, opt.Stderr = os.Stdin, os.Stdout, os.Stderr
 	}
-	data, err := json.Marshal(p)
-	if err != nil {
-		return 0, fmt.Errorf("bug: encoding the policy: %w", err)
+	if len(p.Argv) == 0 {
+		return 0, errors.New("bug: the policy has no command")
+	}
+	if fi, err := os.Stat(p.Dir); err != nil || !fi.IsDir() {
+		return 0, fmt.Errorf("entering %s: not a directory the cage can start in", p.Dir)
+	}
+	type prepared struct {
+		l   *lockdown
+		err error
+	}
+	prep := make(chan prepared, 1)
+	go func() {
+		l, err := p.prepareLockdown()
+		prep <- prepared{l, err}
+	}()
+	var readyErr error
+	if opt.Ready != nil {
+		readyErr = opt.Ready()
+	}
+	pr := <-prep
+	if pr.err != nil || readyErr != nil {
+		if pr.l != nil {
+			pr.l.close()
+		}
+		return 0, errors.Join(readyErr, pr.err)
 	}
 	// The supervisor adopts every orphan of the cage, so that nothing the
 	// cage starts outlives the session (double fork, setsid, daemons).
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		pr.l.close()
 		return 0, fmt.Errorf("becoming child subreaper: %w", err)
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return 0, fmt.Errorf("creating the policy pipe: %w", err)
+	if err := closeInheritedFDs(); err != nil {
+		pr.l.close()
+		return 0, err
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	term := newTerminal(opt.Stdin)
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded...)
 	signal.Ignore(syscall.SIGTTOU, syscall.SIGTTIN)
-	proc, err := os.StartProcess(self, []string{"aicage", ChildArg}, &os.ProcAttr{
+	pid, release, err := startLocked(pr.l, p.Argv[0], p.Argv, &syscall.ProcAttr{
 		Dir:   p.Dir,
-		Env:   []string{},
-		Files: []*os.File{opt.Stdin, opt.Stdout, opt.Stderr, pr},
+		Env:   p.Env,
+		Files: []uintptr{opt.Stdin.Fd(), opt.Stdout.Fd(), opt.Stderr.Fd()},
 		// Pdeathsig: if the supervisor itself is killed (kill -9, the OOM
 		// killer), the kernel kills the command instead of leaving it to
-		// run unsupervised. It follows the thread that started the child,
-		// hence the locked thread.
+		// run unsupervised.
 		Sys: &syscall.SysProcAttr{Setpgid: true, Foreground: term.foreground, Ctty: 0, Pdeathsig: syscall.SIGKILL},
 	})
-	pr.Close()
 	if err != nil {
-		pw.Close()
 		signal.Stop(sigs)
-		return 0, fmt.Errorf("starting the cage: %w", err)
+		term.restore()
+		return 0, err
 	}
-	if opt.Ready != nil {
-		if err := opt.Ready(); err != nil {
-			pw.Close()
-			proc.Kill()
-			proc.Wait()
-			signal.Stop(sigs)
-			term.restore()
-			return 0, err
-		}
-	}
-	_, werr := pw.Write(data)
-	pw.Close()
-	if werr != nil && !errors.Is(werr, syscall.EPIPE) {
-		proc.Kill()
-	}
-	pid := proc.Pid
+	defer release()
 	if opt.Started != nil {
 		opt.Started(pid)
 	}

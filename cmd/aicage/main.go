@@ -55,8 +55,5 @@ func newApp() *cli.App {
 }
 
 func main() {
-	if isChild() {
-		os.Exit(childMain())
-	}
 	os.Exit(exitCode(newApp().Run(os.Args)))
 }
