@@ -85,7 +85,7 @@ func (c *compiler) grantExceptRel(root, rel string, a Access, secrets []string, 
 		if matchesAny(r, secrets) {
 			continue
 		}
-		if holdsSecret(r, secrets) && e.IsDir() {
+		if e.IsDir() && holdsSecret(r, secrets) {
 			c.grantExceptRel(root, r, a, secrets, src)
 			continue
 		}

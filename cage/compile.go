@@ -19,6 +19,7 @@ func Compile(spec Spec, host Host) (*Policy, error) {
 	if host.FS == nil {
 		host.FS = OSFS{}
 	}
+	host.FS = cachedFS{FS: host.FS, cache: NewSymlinkCache(host.FS)}
 	c := &compiler{spec: spec, host: &host, index: map[string]int{}}
 	if err := c.root(); err != nil {
 		return nil, err

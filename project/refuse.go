@@ -3,6 +3,8 @@ package project
 import (
 	"path/filepath"
 	"strings"
+
+	"github.com/aicage/aicage/cage"
 )
 
 // Refused grants. Landlock can only grant, so a grant that contains a
@@ -74,50 +76,39 @@ type guard struct {
 	protected []protected
 	forms     [][]string      // forms[i]: protected[i] as written and resolved
 	allowed   map[string]bool // dangerously_allow, expanded and resolved
+	links     *cage.SymlinkCache
 }
 
 func newGuard(h Host, root string, dangerous []written) *guard {
-	g := &guard{h: h, root: root, protected: protectedPaths(h), allowed: map[string]bool{}}
+	g := &guard{h: h, root: root, protected: protectedPaths(h), allowed: map[string]bool{},
+		links: cage.NewSymlinkCache(cage.OSFS{})}
 	for _, p := range g.protected {
-		g.forms = append(g.forms, forms(p.path))
+		g.forms = append(g.forms, g.formsOf(p.path))
 	}
 	for _, d := range dangerous {
-		for _, f := range forms(expand(d.value, h.Home, root)) {
+		for _, f := range g.formsOf(expand(d.value, h.Home, root)) {
 			g.allowed[f] = true
 		}
 	}
 	return g
 }
 
-// forms returns p and, when it differs, p with symlinks resolved as far as
-// the path exists: a grant of ~/link-to-ssh is a grant of ~/.ssh, and on
+// formsOf returns p and, when it differs, p with symlinks resolved as far
+// as the path exists: a grant of ~/link-to-ssh is a grant of ~/.ssh, and on
 // Fedora Atomic /home/u is /var/home/u.
-func forms(p string) []string {
-	r := resolveLoose(p)
+func (g *guard) formsOf(p string) []string {
+	r := g.links.Loose(p)
 	if r == p {
 		return []string{p}
 	}
 	return []string{p, r}
 }
 
-func resolveLoose(p string) string {
-	rest := ""
-	for d := p; ; d = filepath.Dir(d) {
-		if r, err := filepath.EvalSymlinks(d); err == nil {
-			return filepath.Join(r, rest)
-		}
-		if d == "/" || d == "." {
-			return p
-		}
-		rest = filepath.Join(filepath.Base(d), rest)
-	}
-}
-
 // refusal says why the absolute path p may not be granted ("" when it
 // may), and whether dangerously_allow could lift that. lift says whether
 // dangerously_allow is consulted at all.
 func (g *guard) refusal(p string, write, lift bool) (why string, never bool) {
-	pf := forms(p)
+	pf := g.formsOf(p)
 	lifted := false
 	for _, f := range pf {
 		lifted = lifted || lift && g.allowed[f]
@@ -178,7 +169,7 @@ func (g *guard) refuse(w written, p string, write bool, what string) error {
 // neverWhy says why p can never be granted, whatever dangerously_allow
 // says ("" when it could be).
 func (g *guard) neverWhy(p string) string {
-	only := &guard{h: g.h, allowed: map[string]bool{}}
+	only := &guard{h: g.h, allowed: map[string]bool{}, links: g.links}
 	for i, pr := range g.protected {
 		if pr.never {
 			only.protected = append(only.protected, pr)
