@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
+	"slices"
 
 	"github.com/aicage/aicage/cage"
 	"github.com/aicage/aicage/cage/integrity"
@@ -20,13 +21,13 @@ func integrityStore(host cage.Host, root string) string {
 // and restores any forbidden change as it happens, printing one line each.
 // The returned function stops the watcher, verifies everything once more
 // and reports what it restored then.
-func watchIntegrity(host cage.Host, pol *cage.Policy) (stop func(), err error) {
-	set, err := integrity.ProtectedSet(pol.Root, pol.Protect)
+func watchIntegrity(host cage.Host, root string, protect []string) (stop func(), err error) {
+	set, err := integrity.ProtectedSet(root, protect)
 	if err != nil {
 		return nil, fail(err, "check [protect] paths in the config: they must lie in the project and not be its root or .git")
 	}
 	report := func(e integrity.Event) { warningf("%s", e) }
-	w, err := integrity.Start(integrityStore(host, pol.Root), set, report)
+	w, err := integrity.Start(integrityStore(host, root), set, report)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -39,4 +40,52 @@ func watchIntegrity(host cage.Host, pol *cage.Policy) (stop func(), err error) {
 			warningf("%d change(s) to files that run outside the cage were undone this session; 'aicage status' lists them", n)
 		}
 	}, nil
+}
+
+// earlyWatch is the integrity snapshot taken in the background while the
+// policy is compiled: it only needs the project root and [protect] paths,
+// which resolve already knows. The command starts only once it is done.
+type earlyWatch struct {
+	root    string
+	protect []string
+	done    chan struct{}
+	stop    func()
+	err     error
+}
+
+// startWatch begins the snapshot of spec's project.
+func startWatch(host cage.Host, spec cage.Spec) *earlyWatch {
+	root := spec.Root
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		root = r
+	}
+	w := &earlyWatch{root: root, done: make(chan struct{})}
+	for _, e := range spec.Protect {
+		w.protect = append(w.protect, cage.Expand(e.Path, host.Home, root))
+	}
+	go func() {
+		defer close(w.done)
+		w.stop, w.err = watchIntegrity(host, w.root, w.protect)
+	}()
+	return w
+}
+
+// wait returns the watcher for pol, which must be the policy compiled from
+// the same spec: if its root or [protect] paths came out different (the
+// project moved meanwhile), the snapshot is taken again for pol.
+func (w *earlyWatch) wait(host cage.Host, pol *cage.Policy) (stop func(), err error) {
+	<-w.done
+	if w.err == nil && (w.root != pol.Root || !slices.Equal(w.protect, pol.Protect)) {
+		w.stop()
+		return watchIntegrity(host, pol.Root, pol.Protect)
+	}
+	return w.stop, w.err
+}
+
+// cancel stops the watcher when the command never started.
+func (w *earlyWatch) cancel() {
+	<-w.done
+	if w.err == nil {
+		w.stop()
+	}
 }

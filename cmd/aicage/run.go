@@ -111,6 +111,15 @@ func enter(c *cli.Context, req request) error {
 	if err != nil {
 		return err
 	}
+	// The integrity snapshot needs only the root and [protect]: it runs
+	// while the packages are resolved and the policy compiled, and the command waits for it.
+	watch := startWatch(host, sess.spec)
+	started := false
+	defer func() {
+		if !started {
+			watch.cancel()
+		}
+	}()
 	if err := resolvePackages(&sess.spec, host); err != nil {
 		return err
 	}
@@ -135,17 +144,30 @@ func enter(c *cli.Context, req request) error {
 		}
 	}
 	stopWatch := func() {}
+	recorded := make(chan struct{})
+	started = true
 	status, err := cage.Run(pol, cage.RunOptions{
-		// The snapshot is taken while the child starts up, before it gets
-		// the policy, so nothing in the cage runs before it.
+		// The snapshot is complete before the command starts, so nothing
+		// in the cage runs before it.
 		Ready: func() (err error) {
-			stopWatch, err = watchIntegrity(host, pol)
+			stopWatch, err = watch.wait(host, pol)
 			return err
 		},
-		Started: func(int) { recordPolicy(pol) },
+		// Written while the command runs, for 'aicage status' inside.
+		Started: func(int) {
+			go func() {
+				defer close(recorded)
+				recordPolicy(pol)
+			}()
+		},
+		Exited: func() { <-recorded },
 	})
 	stopWatch()
 	if err != nil {
+		var ee *cage.ExecError
+		if errors.As(err, &ee) {
+			return failCode(ee.Code(), err)
+		}
 		return fail(err)
 	}
 	if req.finish != nil {

@@ -173,7 +173,7 @@ func insideReport(r *report) (*report, error) {
 // `aicage status` inside the cage. It is informational: the cage can
 // overwrite it, and fools only itself.
 func recordPolicy(pol *cage.Policy) {
-	if data, err := json.MarshalIndent(pol, "", "  "); err == nil {
+	if data, err := json.Marshal(pol); err == nil {
 		cage.WriteHomeFile(pol, statusFile, data)
 	}
 }
