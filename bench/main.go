@@ -4,9 +4,12 @@
 //
 //	go run ./bench            # as root it installs hyperfine, bubblewrap, firejail
 //
-// 1. Entry: `aicage run -- /bin/true` in a trusted project with the aiAgent
-// profile, next to a bare /bin/true, bwrap with an equivalent policy,
-// firejail, and landrun when it is on PATH.
+// 1. Entry: `aicage run -- /bin/true` in a trusted git project with the
+// aiAgent profile, next to a bare /bin/true, bwrap with an equivalent
+// policy, firejail, and landrun when it is on PATH; and three floors that
+// say what the machine allows: the aicage binary starting and printing its
+// version, and the smallest Go and C programs that fork, exec /bin/true
+// and wait for it.
 // 2. The shell hook's per-prompt cost next to `direnv export bash`
 // (bench/hooks).
 // 3. Work inside the cage: `git status` on a generated repository of 50,000
@@ -47,6 +50,57 @@ func main() {
 type world struct {
 	dir, bin, home, proj, big string
 	env                       []string
+	// floorGo and floorC start /bin/true and wait for it, and nothing
+	// else: what any supervisor written in Go (or C) costs on this machine.
+	floorGo, floorC string
+}
+
+const floorGoSrc = `package main
+
+import (
+	"os"
+	"syscall"
+)
+
+func main() {
+	pid, err := syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		os.Exit(1)
+	}
+	var ws syscall.WaitStatus
+	syscall.Wait4(pid, &ws, 0, nil)
+}
+`
+
+const floorCSrc = `#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+	pid_t p = fork();
+	if (p == 0) { char *a[] = {"true", 0}; execv("/bin/true", a); _exit(127); }
+	int s; waitpid(p, &s, 0); return 0;
+}
+`
+
+// buildFloors builds the two floor programs; the C one only when a C
+// compiler is installed.
+func (w *world) buildFloors() {
+	src := filepath.Join(w.dir, "floor")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module floor\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "main.go"), []byte(floorGoSrc), 0o644)
+	w.floorGo = filepath.Join(w.dir, "bin", "floor-go")
+	c := exec.Command("go", "build", "-o", w.floorGo, ".")
+	c.Dir = src
+	if out, err := c.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: building the Go floor: %v\n%s", err, out)
+	}
+	if have("cc") {
+		os.WriteFile(filepath.Join(src, "floor.c"), []byte(floorCSrc), 0o644)
+		out := filepath.Join(w.dir, "bin", "floor-c")
+		if exec.Command("cc", "-O2", "-o", out, filepath.Join(src, "floor.c")).Run() == nil {
+			w.floorC = out
+		}
+	}
 }
 
 func run() error {
@@ -102,9 +156,15 @@ func newWorld() (*world, error) {
 	if out, err := exec.Command("go", "build", "-o", w.bin, "./cmd/aicage").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building aicage (run from the repository root): %v\n%s", err, out)
 	}
+	w.buildFloors()
 	w.env = []string{"HOME=" + w.home, "PATH=" + filepath.Dir(w.bin) + ":/usr/local/bin:/usr/bin:/bin",
 		"XDG_CONFIG_HOME=" + w.home + "/.config", "XDG_DATA_HOME=" + w.home + "/.local/share",
 		"XDG_STATE_HOME=" + w.home + "/.local/state", "LANG=C.UTF-8", "TERM=dumb"}
+	// The entry project is a git repository, as users' projects are: the
+	// integrity snapshot of .git is part of what entry costs.
+	if out, err := exec.Command("git", "init", "-q", w.proj).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("git init: %v\n%s", err, out)
+	}
 	config := "profile = \"aiAgent\"\n"
 	for _, p := range []string{w.proj, w.big} {
 		if err := os.WriteFile(filepath.Join(p, ".aicage.toml"), []byte(config), 0o644); err != nil {
@@ -130,6 +190,11 @@ func (w *world) entry() ([]row, error) {
 	cmds := []named{
 		{"bare /bin/true", "/bin/true"},
 		{"aicage run -- /bin/true", shq(w.bin) + " run -- /bin/true"},
+		{"floor: aicage --version", shq(w.bin) + " --version"},
+		{"floor: Go fork+exec+wait true", shq(w.floorGo)},
+	}
+	if w.floorC != "" {
+		cmds = append(cmds, named{"floor: C fork+exec+wait true", shq(w.floorC)})
 	}
 	if have("bwrap") {
 		cmds = append(cmds, named{"bwrap (same grants)", "bwrap --ro-bind /usr /usr --ro-bind /etc /etc --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --dev /dev --tmpfs /tmp --bind " + shq(w.proj) + " " + shq(w.proj) + " --chdir " + shq(w.proj) + " --unshare-all --share-net --die-with-parent --new-session --clearenv /bin/true"})
@@ -309,9 +374,16 @@ func printTable(rows []row) {
 		}
 		fmt.Printf("%-26s %-34s %12s %9s  %s\n", g, r.name, val, ratio, r.note)
 	}
+	med := map[string]float64{}
 	for _, r := range rows {
-		if r.name == "aicage run -- /bin/true" {
-			fmt.Printf("\naicage entry overhead over bare /bin/true: %.2f ms median\n", (r.median-r.base)*1e3)
+		med[r.name] = r.median
+	}
+	if a := med["aicage run -- /bin/true"]; a > 0 {
+		fmt.Printf("\naicage entry overhead over bare /bin/true: %.2f ms median\n", (a-med["bare /bin/true"])*1e3)
+		for _, peer := range []string{"bwrap (same grants)", "firejail (whitelist project)", "landrun (same grants)"} {
+			if m := med[peer]; m > 0 {
+				fmt.Printf("aicage / %s: %.2f×\n", peer, a/m)
+			}
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package project
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -9,13 +8,32 @@ import (
 // Checks that need nothing but the decoded file: ports, udp values, names,
 // the spelling of paths. Each error points at the value at fault.
 
-var (
-	// nameRE is what command and profile names may be: they are typed on
-	// the command line and a profile name becomes a file name.
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	// envNameRE is a portable environment variable name.
-	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
+// validName is what command and profile names may be,
+// ^[A-Za-z0-9][A-Za-z0-9_.-]*$: they are typed on the command line and a
+// profile name becomes a file name. (Hand-written: a regexp compiled at
+// start-up costs every entry.)
+func validName(s string) bool {
+	for i, r := range s {
+		ok := r < 0x80 && (r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' ||
+			i > 0 && (r == '_' || r == '.' || r == '-'))
+		if !ok {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validEnvName is a portable environment variable name,
+// ^[A-Za-z_][A-Za-z0-9_]*$.
+func validEnvName(s string) bool {
+	for i, r := range s {
+		ok := r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9'
+		if !ok {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // reservedEnv are set by the cage itself to mark it.
 var reservedEnv = []string{"AICAGE", "AICAGE_ROOT", "AICAGE_PROFILE"}
@@ -53,7 +71,7 @@ func (c *Config) check() error {
 	}
 	for _, name := range sortedKeys(c.Profiles) {
 		w := where{file: c.File, pos: c.pos, prefix: []string{"profiles", name}}
-		if !nameRE.MatchString(name) {
+		if !validName(name) {
 			return w.at().errorf("", "%q is not a valid profile name, expected letters, digits, '.', '_' and '-'", name)
 		}
 		if isBuiltin(name) {
@@ -67,7 +85,7 @@ func (c *Config) check() error {
 }
 
 func checkCommand(w where, name string, cmd *Command) error {
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return w.at().errorf("", "%q is not a valid command name, expected letters, digits, '.', '_' and '-'", name)
 	}
 	if len(cmd.Argv) == 0 || cmd.Argv[0] == "" {
@@ -120,7 +138,7 @@ func checkSections(w where, s *Sections) error {
 }
 
 func checkEnvName(l loc, n string) error {
-	if !envNameRE.MatchString(n) {
+	if !validEnvName(n) {
 		return l.errorf("", "%q is not a variable name, expected letters, digits and '_'", n)
 	}
 	if contains(reservedEnv, n) {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -83,7 +84,7 @@ func unknownKeyError(file string, root reflect.Type, pos *positions, errs []toml
 	return &Error{File: file, Line: line, Col: col, Key: dotted(path), Msg: msg, Hint: hint}
 }
 
-var tomlKind = regexp.MustCompile(`cannot decode TOML ([a-z ]+?) into`)
+var tomlKind = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`cannot decode TOML ([a-z ]+?) into`) })
 
 // decodeError rewrites a syntax or type error for people, not Go types.
 func decodeError(file string, root reflect.Type, de *toml.DecodeError) *Error {
@@ -100,7 +101,7 @@ func decodeError(file string, root reflect.Type, de *toml.DecodeError) *Error {
 		return e
 	}
 	want := describe(t, path[len(path)-1])
-	if m := tomlKind.FindStringSubmatch(msg); m != nil {
+	if m := tomlKind().FindStringSubmatch(msg); m != nil {
 		e.Msg = fmt.Sprintf("expected %s, got %s", want, article(m[1]))
 	} else if !strings.Contains(msg, "already defined") {
 		e.Msg = msg + "; expected " + want

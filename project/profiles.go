@@ -83,7 +83,7 @@ func lookupProfile(cfg *Config, h Host, name string, ref loc) (layer, string, lo
 		}
 		return layer{source: "profile " + name, s: &p.Sections}, p.Extends, loc{key: "built-in profile " + name}, nil
 	}
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return layer{}, "", loc{}, ref.errorf("", "%q is not a valid profile name", name)
 	}
 	p, pos, err := readUserProfile(file)
@@ -140,7 +140,7 @@ func availableProfiles(cfg *Config, h Host) []string {
 	entries, _ := os.ReadDir(h.ProfilesDir())
 	var user []string
 	for _, e := range entries {
-		if n, ok := strings.CutSuffix(e.Name(), ".toml"); ok && nameRE.MatchString(n) && !contains(names, n) {
+		if n, ok := strings.CutSuffix(e.Name(), ".toml"); ok && validName(n) && !contains(names, n) {
 			user = append(user, n)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aicage/aicage/cage"
 )
@@ -112,14 +113,14 @@ func Default(h Host, opts Options) (*Project, error) {
 	return p, nil
 }
 
-var unreadable = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var unreadable = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
 // DefaultStateDir is where a project without a config keeps its state:
 // a readable name and a short hash of the root, so two checkouts called
 // "app" do not share a private home.
 func DefaultStateDir(h Host, root string) string {
 	sum := sha256.Sum256([]byte(root))
-	name := strings.Trim(unreadable.ReplaceAllString(filepath.Base(root), "_"), "._")
+	name := strings.Trim(unreadable().ReplaceAllString(filepath.Base(root), "_"), "._")
 	if name == "" {
 		name = "root"
 	}
