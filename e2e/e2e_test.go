@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -118,7 +119,13 @@ func setup(env *testscript.Env) error {
 	return nil
 }
 
+// copyFile copies an executable. It holds syscall.ForkLock while the copy
+// is open for writing: a process forked meanwhile by a parallel script
+// would inherit the write fd until its exec, and exec'ing the copy would
+// fail with "text file busy" (golang/go#22315).
 func copyFile(from, to string) error {
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock()
 	in, err := os.Open(from)
 	if err != nil {
 		return err
