@@ -157,18 +157,24 @@ func waitMain(pid int, term *terminal) int {
 }
 
 // killLeftovers kills and reaps every process still below the supervisor.
+// The usual case, nothing left, costs one wait4.
 func killLeftovers() {
 	for {
-		kids := children()
-		for _, k := range kids {
+		wpid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case err != nil:
+			return // ECHILD: nothing is left
+		case wpid > 0:
+			continue // reaped one
+		}
+		// Children are alive: kill them, then wait for one to die (a child
+		// between exit and zombie is not listed, but the wait sees it).
+		for _, k := range children() {
 			syscall.Kill(k, syscall.SIGKILL)
 		}
-		flags := 0
-		if len(kids) == 0 {
-			flags = syscall.WNOHANG
-		}
-		wpid, err := syscall.Wait4(-1, nil, flags, nil)
-		if errors.Is(err, syscall.ECHILD) || (err == nil && wpid == 0 && len(children()) == 0) {
+		if _, err := syscall.Wait4(-1, nil, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
 			return
 		}
 	}
