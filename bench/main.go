@@ -32,9 +32,10 @@ import (
 )
 
 var (
-	runs  = flag.Int("runs", 200, "hyperfine runs for the entry benchmarks")
-	files = flag.Int("files", 50000, "files in the generated repository")
-	keep  = flag.Bool("keep", false, "keep the work directory")
+	runs   = flag.Int("runs", 200, "hyperfine runs for the entry benchmarks")
+	files  = flag.Int("files", 50000, "files in the generated repository")
+	keep   = flag.Bool("keep", false, "keep the work directory")
+	rounds = flag.Int("rounds", 4, "alternating rounds of the work-inside benchmarks")
 )
 
 func main() {
@@ -285,7 +286,9 @@ func hooks() []row {
 }
 
 // work times git status and a stat walk over a 50,000-file repository,
-// ten times in one process tree, caged and uncaged.
+// ten times in one process tree, caged and uncaged. The two alternate in
+// rounds (uncaged, caged, uncaged, …) so that a change in the machine's
+// load hits both alike; the medians are over every run of every round.
 func (w *world) work() ([]row, error) {
 	if err := w.generate(); err != nil {
 		return nil, err
@@ -293,18 +296,64 @@ func (w *world) work() ([]row, error) {
 	loop := func(cmd string) string { return "for i in 1 2 3 4 5 6 7 8 9 10; do " + cmd + " >/dev/null; done" }
 	var rows []row
 	for _, job := range []named{{"git status ×10", "git status --porcelain"}, {"stat walk ×10", "find . -type f -newer .aicage.toml"}} {
-		med, err := w.hyperfine(w.big, 5, []named{
-			{"uncaged", "sh -c " + shq(loop(job.cmd))},
-			{"caged", shq(w.bin) + " run -- sh -c " + shq(loop(job.cmd))},
-		})
-		if err != nil {
-			return nil, err
+		var uncaged, caged []float64
+		for round := 0; round < *rounds; round++ {
+			for i, c := range []named{
+				{"uncaged", "sh -c " + shq(loop(job.cmd))},
+				{"caged", shq(w.bin) + " run -- sh -c " + shq(loop(job.cmd))},
+			} {
+				times, err := w.hyperfineTimes(w.big, 2, c)
+				if err != nil {
+					return nil, err
+				}
+				if i == 0 {
+					uncaged = append(uncaged, times...)
+				} else {
+					caged = append(caged, times...)
+				}
+			}
 		}
+		u, c := median(uncaged), median(caged)
 		rows = append(rows,
-			row{group: "3. work inside", name: job.name + " uncaged", median: med[0], base: med[0], unit: "s"},
-			row{group: "3. work inside", name: job.name + " caged", median: med[1], base: med[0], unit: "s"})
+			row{group: "3. work inside", name: job.name + " uncaged", median: u, base: u, unit: "s"},
+			row{group: "3. work inside", name: job.name + " caged", median: c, base: u, unit: "s"})
 	}
 	return rows, nil
+}
+
+// hyperfineTimes runs one command n times (after one warm-up) and returns
+// each run's time in seconds.
+func (w *world) hyperfineTimes(dir string, n int, c named) ([]float64, error) {
+	out := filepath.Join(w.dir, "hyperfine-times.json")
+	cmd := w.cmd(dir, "hyperfine", "-N", "--warmup", "1", "--runs", strconv.Itoa(n), "--export-json", out, "--style", "none", c.cmd)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("hyperfine: %v\n%s", err, b)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Results []struct {
+			Times []float64 `json:"times"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil || len(res.Results) != 1 {
+		return nil, fmt.Errorf("hyperfine: reading %s: %v", out, err)
+	}
+	return res.Results[0].Times, nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // generate makes the repository once: files in 500 directories, committed.
