@@ -52,13 +52,16 @@
 // The snapshot is taken at Start and stored in the store directory (0700,
 // files 0600), which must be outside every grant of the cage; each Start
 // replaces it, so what the user changes outside between sessions stands.
-// During the session an fsnotify watch on the protected paths (not on the
+// During the session an inotify watch on the protected paths (not on the
 // project: a build writing thousands of files causes no event) triggers a
-// restore at once; every path is verified again every second and at
-// Close. Restores never follow a symlink: every operation is relative to
-// a directory opened one component at a time with O_NOFOLLOW, and files
-// are written under a temporary name in the same directory and renamed
-// into place.
+// restore at once; every path is verified again, content and all, every
+// second and at Close. Restores never follow a symlink: every operation is
+// relative to a directory opened one component at a time with O_NOFOLLOW,
+// and files are written under a temporary name in the same directory and
+// renamed into place. A git config file is swapped into place instead
+// (renameat2 RENAME_EXCHANGE), so that a file git renamed in while the
+// restore was being written comes back out, is judged in turn and keeps
+// its allowed edits (reconcileconfig_linux.go).
 //
 // # Limitations
 //

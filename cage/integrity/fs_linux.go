@@ -14,8 +14,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -80,22 +78,15 @@ func readAt(dirfd int, name string, limit int64) ([]byte, unix.Stat_t, error) {
 	if err != nil {
 		return nil, st, err
 	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
+	defer unix.Close(fd)
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, st, err
 	}
 	if typeOf(&st) != regular {
 		return nil, st, fmt.Errorf("%s: not a regular file", name)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, st, err
-	}
-	if int64(len(data)) > limit {
-		return nil, st, fmt.Errorf("%s: larger than %d bytes", name, limit)
-	}
-	return data, st, nil
+	data, err := readFd(fd, st.Size, name, limit)
+	return data, st, err
 }
 
 func readlinkAt(dirfd int, name string) (string, error) {
@@ -113,9 +104,22 @@ func listAt(dirfd int, name string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	return f.Readdirnames(-1)
+	defer unix.Close(fd)
+	var buf [8 << 10]byte
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, buf[:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
 }
 
 // chmodAt sets the permission bits of name without following a symlink:
@@ -186,20 +190,30 @@ func replaceAt(dirfd int, name string, n *node) error {
 }
 
 func createFileAt(dirfd int, name string, data []byte, mode uint32) error {
+	_, err := createFileIno(dirfd, name, data, mode)
+	return err
+}
+
+// createFileIno creates name (which must not exist) holding data with the
+// permission bits mode, and returns its inode number.
+func createFileIno(dirfd int, name string, data []byte, mode uint32) (uint64, error) {
 	fd, err := unix.Openat(dirfd, name,
 		unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	f := os.NewFile(uintptr(fd), name)
-	_, werr := f.Write(data)
+	werr := writeAll(fd, data)
 	if werr == nil {
 		werr = unix.Fchmod(fd, mode)
 	}
-	if cerr := f.Close(); werr == nil {
+	var st unix.Stat_t
+	if werr == nil {
+		werr = unix.Fstat(fd, &st)
+	}
+	if cerr := unix.Close(fd); werr == nil {
 		werr = cerr
 	}
-	return werr
+	return st.Ino, werr
 }
 
 // removeAt deletes name, and everything below it when it is a directory,

@@ -262,8 +262,7 @@ func (p *project) runEverything() {
 // verification, no session log, the store still marked running.
 func (w *Watcher) abandon() {
 	w.closeOnce.Do(func() {
-		close(w.stop)
-		<-w.done
+		w.stopLoop()
 		w.release()
 	})
 }

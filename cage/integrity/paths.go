@@ -23,7 +23,11 @@ func realDir(dir string) (string, error) {
 
 // realParent resolves the symlinks in p's existing ancestors, leaving its
 // last component (which may itself be a symlink) as it is.
-func realParent(p string) (string, error) {
+func realParent(p string) (string, error) { return realParentIn(p, nil) }
+
+// realParentIn is realParent remembering, in cache when it is not nil,
+// the directories it resolved: the items of a set share their parents.
+func realParentIn(p string, cache map[string]string) (string, error) {
 	if !filepath.IsAbs(p) {
 		return "", errors.New("not an absolute path")
 	}
@@ -34,8 +38,15 @@ func realParent(p string) (string, error) {
 	}
 	var missing []string
 	for {
-		real, err := filepath.EvalSymlinks(dir)
+		real, ok := cache[dir]
+		var err error
+		if !ok {
+			real, err = filepath.EvalSymlinks(dir)
+		}
 		if err == nil {
+			if cache != nil {
+				cache[dir] = real
+			}
 			parts := append([]string{real}, missing...)
 			return filepath.Join(append(parts, base)...), nil
 		}

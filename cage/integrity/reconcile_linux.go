@@ -17,6 +17,7 @@ type anchor struct {
 	path string
 	fd   int
 	mode uint32
+	ino  uint64
 }
 
 // itemState is one protected path during a session.
@@ -33,6 +34,10 @@ type itemState struct {
 	// cfg is the snapshot as git config, for a GitConfig item judged by
 	// meaning; nil for every item judged byte for byte.
 	cfg *gitConfig
+	// beforeSwap, set by tests, runs between the last look at a git
+	// config file and the swap of its restore: where a file the cage
+	// renames in is hardest to handle.
+	beforeSwap func()
 }
 
 func (it *itemState) name() string { return it.comps[len(it.comps)-1] }

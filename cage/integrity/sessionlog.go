@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // sessionLog is last-session.json.
@@ -25,10 +27,32 @@ func (s *store) saveSessionLog(l sessionLog) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.path(sessionLogName), data); err != nil {
+	if err := s.replaceLog(data); err != nil {
 		return fmt.Errorf("writing integrity session log: %w", err)
 	}
 	return nil
+}
+
+// replaceLog writes the session log. It is for "aicage status" only, so
+// it is not fsynced (Close fsyncs the store directory right after, when it
+// clears the running mark), and the old one is deleted before the new one
+// is renamed into its place: ext4 writes a file renamed over another out
+// at once (auto_da_alloc), which made this the slowest step of Close. A
+// status read in between finds no log and shows no restores; after a
+// crash in between there is no log.
+func (s *store) replaceLog(data []byte) error {
+	tmp, err := writeTempAt(s.fd, ".", data, false)
+	if err != nil {
+		return err
+	}
+	err = unix.Unlinkat(s.fd, sessionLogName, 0)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		err = unix.Renameat(s.fd, tmp, s.fd, sessionLogName)
+	}
+	if err != nil {
+		_ = unix.Unlinkat(s.fd, tmp, 0)
+	}
+	return err
 }
 
 // LastSessionCount is how many restores the last session made, counting

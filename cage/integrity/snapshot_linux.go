@@ -113,7 +113,7 @@ func (w *Watcher) openParentForCapture(it *itemState) (int, bool) {
 // addItem resolves the item's anchor and records the directories leading to
 // it as they are now.
 func (w *Watcher) addItem(item Item) error {
-	p, err := realParent(item.Path)
+	p, err := realParentIn(item.Path, w.realDirs)
 	if err != nil {
 		return fmt.Errorf("integrity: %s: %w", item.Path, err)
 	}
@@ -200,7 +200,7 @@ func (w *Watcher) openAnchor(path string) (*anchor, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("integrity: %s: %w", path, err)
 	}
-	a := &anchor{path: path, fd: fd, mode: perm(&st)}
+	a := &anchor{path: path, fd: fd, mode: perm(&st), ino: st.Ino}
 	w.anchors = append(w.anchors, a)
 	return a, nil
 }

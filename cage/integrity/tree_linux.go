@@ -84,12 +84,20 @@ func createAt(dirfd int, name string, n *node) error {
 	return chmodAt(dirfd, name, n.mode)
 }
 
-// sameFileAt reports whether the regular file name holds want's bytes.
+// sameFileAt reports whether the regular file name, which lstat found to
+// be st, holds want's bytes. It does not fstat what it opens: anything but
+// a regular file of that size reads differently (a directory fails, a fifo
+// opened without blocking reads nothing, a symlink is not opened).
 func sameFileAt(dirfd int, name string, st *unix.Stat_t, want *node) (bool, error) {
 	if st.Size != int64(len(want.data)) {
 		return false, nil
 	}
-	data, _, err := readAt(dirfd, name, maxFileSize)
+	fd, err := unix.Openat(dirfd, name, flagsRead, 0)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(fd)
+	data, err := readFd(fd, st.Size, name, st.Size)
 	if err != nil {
 		return false, err
 	}
