@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sort"
 
 	"github.com/urfave/cli/v2"
@@ -34,6 +35,7 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:                 "aicage",
 		Usage:                "run AI coding agents and shells in a per-project Landlock cage",
+		Version:              version(),
 		Flags:                globalFlags,
 		Commands:             commands,
 		HideHelpCommand:      true,
@@ -56,4 +58,20 @@ func newApp() *cli.App {
 
 func main() {
 	os.Exit(exitCode(newApp().Run(os.Args)))
+}
+
+// version is the module version aicage was built as ("(devel)" from a
+// checkout), with the VCS revision when the build recorded one.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
 }
