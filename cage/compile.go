@@ -82,7 +82,7 @@ func (c *compiler) root() error {
 	abi := min(h.ABI, MaxABI)
 	state := s.StateDir
 	if within(state, s.Root) {
-		// Expressed under the resolved root, so that the child can reach it
+		// Expressed under the resolved root, so that the ruleset can reach it
 		// from there without following a single symlink.
 		state = filepath.Join(root, strings.TrimPrefix(strings.TrimPrefix(state, s.Root), "/"))
 	}

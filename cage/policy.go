@@ -1,8 +1,8 @@
 package cage
 
-// Policy is the compiled cage: everything the child needs to lock itself
-// down and exec, and everything `aicage status` shows. It is a plain value
-// that crosses the pipe to the child as JSON.
+// Policy is the compiled cage: everything the starting thread needs to lock
+// itself down and exec the command, and everything `aicage status` shows.
+// It is a plain value, recorded as JSON in the private home for status.
 type Policy struct {
 	ABI        int  // the Landlock ABI to use (the kernel's, capped at what aicage knows)
 	BestEffort bool // protections the kernel lacks are dropped, not refused

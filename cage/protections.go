@@ -99,7 +99,7 @@ var landlockGaps = []Protection{
 		Why: "Landlock does not restrict metadata changes; contents stay unreadable and unwritable"},
 }
 
-// supervisorProtections are kept by the child's set-up and the supervisor,
+// supervisorProtections are kept by the command's set-up and the supervisor,
 // on any kernel that has Landlock at all.
 var supervisorProtections = []Protection{
 	{Name: "processes left behind are killed when the command exits (child subreaper)", State: "enforced"},

@@ -27,7 +27,7 @@ func (e *StateError) Hint() string {
 }
 
 // PrepareState makes the private home and $TMPDIR, refreshes [home] copies
-// and makes [home] links. It runs outside the cage, before the child, and
+// and makes [home] links. It runs outside the cage, before the command starts, and
 // writes only through os.Root handles, so a symlink the cage planted in its
 // state or private home can never make it write, copy or delete outside.
 // Reports whether the state directory was created now (for on_create).
