@@ -221,13 +221,32 @@ type named struct{ name, cmd string }
 
 // hyperfine runs the commands and returns their medians in seconds.
 func (w *world) hyperfine(dir string, n int, cmds []named) ([]float64, error) {
+	res, err := w.runHyperfine(dir, 10, n, cmds)
+	if err != nil {
+		return nil, err
+	}
+	var med []float64
+	for _, r := range res {
+		med = append(med, r.Median)
+	}
+	return med, nil
+}
+
+// hfResult is one command's result in hyperfine's JSON export.
+type hfResult struct {
+	Median float64   `json:"median"`
+	Times  []float64 `json:"times"`
+}
+
+// runHyperfine runs the commands n times each after warmup runs, without a
+// shell in between (-N), and returns hyperfine's results in order.
+func (w *world) runHyperfine(dir string, warmup, n int, cmds []named) ([]hfResult, error) {
 	out := filepath.Join(w.dir, "hyperfine.json")
-	args := []string{"-N", "--warmup", "10", "--runs", strconv.Itoa(n), "--export-json", out, "--style", "none"}
+	args := []string{"hyperfine", "-N", "--warmup", strconv.Itoa(warmup), "--runs", strconv.Itoa(n), "--export-json", out, "--style", "none"}
 	for _, c := range cmds {
 		args = append(args, c.cmd)
 	}
-	cmd := w.cmd(dir, append([]string{"hyperfine"}, args...)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
+	if b, err := w.cmd(dir, args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("hyperfine: %v\n%s", err, b)
 	}
 	data, err := os.ReadFile(out)
@@ -235,18 +254,12 @@ func (w *world) hyperfine(dir string, n int, cmds []named) ([]float64, error) {
 		return nil, err
 	}
 	var res struct {
-		Results []struct {
-			Median float64 `json:"median"`
-		} `json:"results"`
+		Results []hfResult `json:"results"`
 	}
-	if err := json.Unmarshal(data, &res); err != nil {
-		return nil, err
+	if err := json.Unmarshal(data, &res); err != nil || len(res.Results) != len(cmds) {
+		return nil, fmt.Errorf("hyperfine: reading %s: %v", out, err)
 	}
-	var med []float64
-	for _, r := range res.Results {
-		med = append(med, r.Median)
-	}
-	return med, nil
+	return res.Results, nil
 }
 
 // hooks runs the hook benchmark of bench/hooks and reads its ns/op.
@@ -324,24 +337,11 @@ func (w *world) work() ([]row, error) {
 // hyperfineTimes runs one command n times (after one warm-up) and returns
 // each run's time in seconds.
 func (w *world) hyperfineTimes(dir string, n int, c named) ([]float64, error) {
-	out := filepath.Join(w.dir, "hyperfine-times.json")
-	cmd := w.cmd(dir, "hyperfine", "-N", "--warmup", "1", "--runs", strconv.Itoa(n), "--export-json", out, "--style", "none", c.cmd)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("hyperfine: %v\n%s", err, b)
-	}
-	data, err := os.ReadFile(out)
+	res, err := w.runHyperfine(dir, 1, n, []named{c})
 	if err != nil {
 		return nil, err
 	}
-	var res struct {
-		Results []struct {
-			Times []float64 `json:"times"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(data, &res); err != nil || len(res.Results) != 1 {
-		return nil, fmt.Errorf("hyperfine: reading %s: %v", out, err)
-	}
-	return res.Results[0].Times, nil
+	return res[0].Times, nil
 }
 
 func median(v []float64) float64 {
