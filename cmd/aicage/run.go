@@ -112,11 +112,14 @@ func enter(c *cli.Context, req request) error {
 		return err
 	}
 	// The integrity snapshot needs only the root and [protect]: it runs
-	// while the packages are resolved and the policy compiled, and the command waits for it.
+	// while the packages are resolved and the policy compiled, and the
+	// command waits for it. Until Ready takes it over, any return stops it
+	// (a watcher left running would leave the store marked "running", and
+	// the next session would take that for a crash).
 	watch := startWatch(host, sess.spec)
-	started := false
+	handed := false
 	defer func() {
-		if !started {
+		if !handed {
 			watch.cancel()
 		}
 	}()
@@ -145,11 +148,11 @@ func enter(c *cli.Context, req request) error {
 	}
 	stopWatch := func() {}
 	recorded := make(chan struct{})
-	started = true
 	status, err := cage.Run(pol, cage.RunOptions{
 		// The snapshot is complete before the command starts, so nothing
 		// in the cage runs before it.
 		Ready: func() (err error) {
+			handed = true
 			stopWatch, err = watch.wait(host, pol)
 			return err
 		},
