@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/aicage/aicage/cage/seccomp"
 )
 
 // The command is started from a dedicated OS thread of the supervisor that
@@ -64,11 +66,11 @@ type lockdown struct {
 func (p *Policy) prepareLockdown() (*lockdown, error) {
 	l := &lockdown{ruleset: -1}
 	if !p.NoSeccomp {
-		prog, err := SeccompProgram(p.seccompOptions())
+		prog, err := seccomp.Program(p.seccompOptions())
 		if err != nil {
 			return nil, err
 		}
-		if l.seccomp, err = seccompFilter(prog); err != nil {
+		if l.seccomp, err = seccomp.Filter(prog); err != nil {
 			return nil, err
 		}
 	}
@@ -100,7 +102,7 @@ func (l *lockdown) apply() error {
 		return fmt.Errorf("setting no_new_privs: %w", err)
 	}
 	if l.seccomp != nil {
-		if err := installSeccompFilter(l.seccomp, 0); err != nil {
+		if err := seccomp.InstallFilter(l.seccomp, 0); err != nil {
 			return err
 		}
 	}
@@ -219,8 +221,8 @@ func capBoundingNonEmpty() bool {
 	return true
 }
 
-func (p *Policy) seccompOptions() SeccompOptions {
-	return SeccompOptions{UDP: p.UDP, LandlockUDP: p.ABI >= 10}
+func (p *Policy) seccompOptions() seccomp.Options {
+	return seccomp.Options{UDP: p.UDP, LandlockUDP: p.ABI >= 10}
 }
 
 // seccompProtections describes the filter's rules for status and doctor.
@@ -229,7 +231,7 @@ func seccompProtections(abi int, udp string) []Protection {
 		udp = "deny"
 	}
 	var out []Protection
-	for _, r := range SeccompRules(SeccompOptions{UDP: udp, LandlockUDP: abi >= 10}) {
+	for _, r := range seccomp.Rules(seccomp.Options{UDP: udp, LandlockUDP: abi >= 10}) {
 		p := Protection{Name: "seccomp: " + r.Name, State: r.State, Why: r.Why}
 		if r.Closes != "" {
 			p.Name += " (" + r.Closes + ")"

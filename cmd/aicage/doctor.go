@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/aicage/aicage/cage"
+	"github.com/aicage/aicage/cage/seccomp"
 	"github.com/urfave/cli/v2"
 )
 
@@ -30,7 +31,7 @@ func doctorAction(c *cli.Context) error {
 		fmt.Fprintln(w, "        --best-effort runs anyway, without the protections marked missing")
 		return failCode(exitUnavailable, err)
 	}
-	if err := cage.SeccompSupported(); err != nil {
+	if err := seccomp.Supported(); err != nil {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "the seccomp filter cannot be installed here, so the holes it closes stay open")
 		fmt.Fprintln(w, "advice: aicage's filter knows amd64 and arm64; --best-effort runs with Landlock alone")

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/aicage/aicage/cage"
+	"github.com/aicage/aicage/cage/seccomp"
 )
 
 // testOnlyABIEnv fakes the kernel's Landlock ABI for the end-to-end tests. It
@@ -20,7 +21,7 @@ const testOnlyArchEnv = "AICAGE_TESTONLY_ARCH"
 
 func init() {
 	if a := os.Getenv(testOnlyArchEnv); a != "" {
-		cage.SetTestOnlyArch(a)
+		seccomp.SetTestOnlyArch(a)
 	}
 }
 

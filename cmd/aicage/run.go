@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aicage/aicage/cage"
+	"github.com/aicage/aicage/cage/seccomp"
 	"github.com/urfave/cli/v2"
 )
 
@@ -206,7 +207,7 @@ func cwd() (string, error) {
 // checkSeccomp refuses to start where the seccomp filter cannot be
 // installed, unless bestEffort, which drops it and says so.
 func checkSeccomp(bestEffort bool) (dropped bool, err error) {
-	serr := cage.SeccompSupported()
+	serr := seccomp.Supported()
 	if serr == nil {
 		return false, nil
 	}

@@ -1,4 +1,4 @@
-package cage
+package seccomp
 
 import (
 	"errors"
@@ -10,12 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// InstallSeccomp sets no_new_privs and installs prog on every thread of the
+// Install sets no_new_privs and installs prog on every thread of the
 // process (SECCOMP_FILTER_FLAG_TSYNC), so that whichever thread goes on to
 // execve carries it. The filter cannot be removed; it is inherited by every
 // child and across execve.
-func InstallSeccomp(prog []bpf.RawInstruction) error {
-	filter, err := seccompFilter(prog)
+func Install(prog []bpf.RawInstruction) error {
+	filter, err := Filter(prog)
 	if err != nil {
 		return err
 	}
@@ -26,11 +26,11 @@ func InstallSeccomp(prog []bpf.RawInstruction) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("setting no_new_privs: %w", err)
 	}
-	return installSeccompFilter(filter, unix.SECCOMP_FILTER_FLAG_TSYNC)
+	return InstallFilter(filter, unix.SECCOMP_FILTER_FLAG_TSYNC)
 }
 
 // seccompFilter converts prog to the kernel's form.
-func seccompFilter(prog []bpf.RawInstruction) ([]unix.SockFilter, error) {
+func Filter(prog []bpf.RawInstruction) ([]unix.SockFilter, error) {
 	if len(prog) == 0 || len(prog) > seccompMaxInsns {
 		return nil, fmt.Errorf("bug: seccomp filter of %d instructions", len(prog))
 	}
@@ -41,10 +41,10 @@ func seccompFilter(prog []bpf.RawInstruction) ([]unix.SockFilter, error) {
 	return filter, nil
 }
 
-// installSeccompFilter installs filter on the calling thread, and on every
+// InstallFilter installs filter on the calling thread, and on every
 // thread of the process with SECCOMP_FILTER_FLAG_TSYNC. no_new_privs must
 // be set on the calling thread already.
-func installSeccompFilter(filter []unix.SockFilter, flags uintptr) error {
+func InstallFilter(filter []unix.SockFilter, flags uintptr) error {
 	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
 		flags, uintptr(unsafe.Pointer(&fprog)))

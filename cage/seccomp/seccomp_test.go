@@ -1,4 +1,4 @@
-package cage
+package seccomp
 
 import (
 	"encoding/binary"
@@ -264,7 +264,7 @@ func TestSeccompProgramDecisions(t *testing.T) {
 		arch := &seccompArches[i]
 		for _, udp := range seccompUDPModes {
 			t.Run(arch.goarch+"/udp="+udp, func(t *testing.T) {
-				prog, err := seccompBuild(arch, SeccompOptions{UDP: udp}, nil)
+				prog, err := seccompBuild(arch, Options{UDP: udp}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -290,7 +290,7 @@ func TestSeccompProgramEachRuleMatters(t *testing.T) {
 		arch := &seccompArches[i]
 		for _, rule := range seccompRuleTable {
 			for _, udp := range seccompUDPModes {
-				prog, err := seccompBuild(arch, SeccompOptions{UDP: udp}, map[string]bool{rule.name: true})
+				prog, err := seccompBuild(arch, Options{UDP: udp}, map[string]bool{rule.name: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -342,15 +342,15 @@ func TestSeccompRuleTableMatchesCases(t *testing.T) {
 
 func TestSeccompProgramRejectsUnknownUDP(t *testing.T) {
 	for _, udp := range []string{"", "DNS", "any"} {
-		if _, err := SeccompProgram(SeccompOptions{UDP: udp}); err == nil {
+		if _, err := Program(Options{UDP: udp}); err == nil {
 			t.Errorf("udp = %q: no error", udp)
 		}
 	}
 }
 
 func TestSeccompRules(t *testing.T) {
-	byName := func(rules []SeccompRule) map[string]SeccompRule {
-		m := map[string]SeccompRule{}
+	byName := func(rules []Rule) map[string]Rule {
+		m := map[string]Rule{}
 		for _, r := range rules {
 			if r.Name == "" || r.Closes == "" {
 				t.Errorf("rule %+v lacks a name or what it closes", r)
@@ -360,16 +360,16 @@ func TestSeccompRules(t *testing.T) {
 		return m
 	}
 	for _, tc := range []struct {
-		opts      SeccompOptions
-		udp       *SeccompRule // nil: no UDP rule
+		opts      Options
+		udp       *Rule // nil: no UDP rule
 		wantRules int
 	}{
-		{SeccompOptions{UDP: "deny"}, &SeccompRule{State: "enforced"}, len(seccompRuleTable)},
-		{SeccompOptions{UDP: "dns"}, &SeccompRule{State: "degraded",
+		{Options{UDP: "deny"}, &Rule{State: "enforced"}, len(seccompRuleTable)},
+		{Options{UDP: "dns"}, &Rule{State: "degraded",
 			Why: "UDP limited to port 53: not enforced, needs Landlock ABI 10; UDP allowed to any port"}, len(seccompRuleTable)},
-		{SeccompOptions{UDP: "dns", LandlockUDP: true}, &SeccompRule{State: "enforced"}, len(seccompRuleTable)},
-		{SeccompOptions{UDP: "allow"}, nil, len(seccompRuleTable) - 1},
-		{SeccompOptions{UDP: "sometimes"}, &SeccompRule{State: "missing",
+		{Options{UDP: "dns", LandlockUDP: true}, &Rule{State: "enforced"}, len(seccompRuleTable)},
+		{Options{UDP: "allow"}, nil, len(seccompRuleTable) - 1},
+		{Options{UDP: "sometimes"}, &Rule{State: "missing",
 			Why: `udp = "sometimes": want "deny", "dns" or "allow"`}, len(seccompRuleTable)},
 	} {
 		rules := seccompRules(tc.opts, nil)
@@ -396,14 +396,14 @@ func TestSeccompUnsupportedArch(t *testing.T) {
 	testOnlySeccompArch = "riscv64"
 	t.Cleanup(func() { testOnlySeccompArch = "" })
 
-	err := SeccompSupported()
+	err := Supported()
 	if err == nil || !strings.Contains(err.Error(), "riscv64") {
-		t.Fatalf("SeccompSupported() = %v, want an error naming riscv64", err)
+		t.Fatalf("Supported() = %v, want an error naming riscv64", err)
 	}
-	if _, err := SeccompProgram(SeccompOptions{UDP: "deny"}); err == nil {
-		t.Errorf("SeccompProgram on riscv64: no error")
+	if _, err := Program(Options{UDP: "deny"}); err == nil {
+		t.Errorf("Program on riscv64: no error")
 	}
-	for _, r := range SeccompRules(SeccompOptions{UDP: "deny"}) {
+	for _, r := range Rules(Options{UDP: "deny"}) {
 		if r.State != "missing" || r.Why != err.Error() {
 			t.Errorf("rule «%v», want missing: %v", r, err)
 		}

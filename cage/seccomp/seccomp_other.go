@@ -1,6 +1,6 @@
 //go:build !linux
 
-package cage
+package seccomp
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 
 var errSeccompNotLinux = errors.New("seccomp filters need Linux")
 
-// InstallSeccomp fails: seccomp is Linux only.
-func InstallSeccomp(prog []bpf.RawInstruction) error { return errSeccompNotLinux }
+// Install fails: seccomp is Linux only.
+func Install(prog []bpf.RawInstruction) error { return errSeccompNotLinux }
 
 func seccompKernelSupport() error { return errSeccompNotLinux }

@@ -1,7 +1,7 @@
-package cage
+package seccomp
 
 // The escape tests start the test binary again as a child (TestSeccompChild)
-// that installs the filter with InstallSeccomp, the call the cage child
+// that installs the filter with Install, the call the cage child
 // makes, tries one escape and reports each step's errno. The parent then
 // checks the effect outside the child: the pty's input queue, what a
 // loopback listener received, the keyring. Each escape also runs as a
@@ -119,8 +119,8 @@ func seccompChildMain(spec seccompChildSpec, r *seccompChildResult) {
 		for _, o := range spec.Omit {
 			omit[o] = true
 		}
-		prog, err := seccompBuild(arch, SeccompOptions{UDP: spec.UDP}, omit)
-		if !r.step("build", err) || !r.step("install", InstallSeccomp(prog)) {
+		prog, err := seccompBuild(arch, Options{UDP: spec.UDP}, omit)
+		if !r.step("build", err) || !r.step("install", Install(prog)) {
 			return
 		}
 	}
@@ -441,7 +441,7 @@ func seccompUsers(t *testing.T) []seccompUser {
 
 func seccompRequireSupport(t *testing.T) {
 	t.Helper()
-	if err := SeccompSupported(); err != nil {
+	if err := Supported(); err != nil {
 		t.Skipf("no seccomp filter here: %v", err)
 	}
 }
@@ -466,7 +466,7 @@ func seccompBinary(t *testing.T, u seccompUser) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "cage.test")
+	bin := filepath.Join(dir, "seccomp.test")
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -945,10 +945,10 @@ func TestSeccompForeignABIKilled(t *testing.T) {
 	}
 	cc, err := osexec.LookPath("gcc")
 	if err != nil {
-		t.Skip("no gcc to build testdata/seccomp/int80.c")
+		t.Skip("no gcc to build testdata/int80.c")
 	}
 	prog := filepath.Join(t.TempDir(), "int80")
-	if out, err := osexec.Command(cc, "-O2", "-no-pie", "-fno-pie", "-o", prog, "testdata/seccomp/int80.c").CombinedOutput(); err != nil {
+	if out, err := osexec.Command(cc, "-O2", "-no-pie", "-fno-pie", "-o", prog, "testdata/int80.c").CombinedOutput(); err != nil {
 		t.Fatalf("building int80: %v\n%s", err, out)
 	}
 	run := seccompRun{bin: seccompBinary(t, seccompUser{})}
@@ -1038,7 +1038,7 @@ func TestSeccompSupportedHere(t *testing.T) {
 	if _, err := seccompArchFor(runtime.GOARCH); err != nil {
 		t.Skip(err)
 	}
-	if err := SeccompSupported(); err != nil {
-		t.Errorf("SeccompSupported() = %v on %s", err, runtime.GOARCH)
+	if err := Supported(); err != nil {
+		t.Errorf("Supported() = %v on %s", err, runtime.GOARCH)
 	}
 }

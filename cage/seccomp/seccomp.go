@@ -1,6 +1,4 @@
-package cage
-
-// # The seccomp layer
+// Package seccomp builds and installs the cage's seccomp filter.
 //
 // Landlock can only grant; a few holes stay open whatever the ruleset says.
 // The seccomp filter closes those that a look at one system call's arguments
@@ -38,6 +36,7 @@ package cage
 // The filter looks at registers, never at memory: it cannot limit UDP to
 // port 53 (udp = "dns" needs Landlock ABI 10 for that), nor see what a
 // terminal does with escape sequences written to it.
+package seccomp
 
 import (
 	"errors"
@@ -47,8 +46,8 @@ import (
 	"golang.org/x/net/bpf"
 )
 
-// SeccompOptions is what the filter depends on in the policy.
-type SeccompOptions struct {
+// Options is what the filter depends on in the policy.
+type Options struct {
 	// UDP is the policy's [network] udp: "deny", "dns" or "allow".
 	UDP string
 	// LandlockUDP tells that the Landlock ruleset limits UDP ports (ABI 10
@@ -59,7 +58,7 @@ type SeccompOptions struct {
 
 // SeccompRule describes one protection of the filter for `aicage status` and
 // `aicage doctor`.
-type SeccompRule struct {
+type Rule struct {
 	Name   string `json:"name"`
 	Closes string `json:"closes"` // what the rule refuses, and why it matters
 	State  string `json:"state"`  // "enforced", "degraded" or "missing"
@@ -67,7 +66,7 @@ type SeccompRule struct {
 }
 
 // String is the rule as one line: "name: state" or "name: state: why".
-func (r SeccompRule) String() string {
+func (r Rule) String() string {
 	if r.Why == "" {
 		return r.Name + ": " + r.State
 	}
@@ -167,18 +166,18 @@ func seccompArchFor(goarch string) (*seccompArch, error) {
 	return nil, fmt.Errorf("the seccomp filter has no syscall table for %s (only amd64 and arm64)", goarch)
 }
 
-// SeccompSupported returns nil when the filter can be installed here: a known
+// Supported returns nil when the filter can be installed here: a known
 // architecture and a kernel with seccomp filters. aicage refuses to start
 // otherwise, unless --best-effort.
-func SeccompSupported() error {
+func Supported() error {
 	if _, err := seccompArchFor(seccompGOARCH()); err != nil {
 		return err
 	}
 	return seccompKernelSupport()
 }
 
-// SeccompProgram builds the filter for the running architecture.
-func SeccompProgram(opts SeccompOptions) ([]bpf.RawInstruction, error) {
+// Program builds the filter for the running architecture.
+func Program(opts Options) ([]bpf.RawInstruction, error) {
 	arch, err := seccompArchFor(seccompGOARCH())
 	if err != nil {
 		return nil, err
@@ -186,17 +185,17 @@ func SeccompProgram(opts SeccompOptions) ([]bpf.RawInstruction, error) {
 	return seccompBuild(arch, opts, nil)
 }
 
-// SeccompRules describes every rule of the filter for opts on this host:
-// all "missing" where SeccompSupported fails. udp = "allow" asks for no UDP
+// Rules describes every rule of the filter for opts on this host:
+// all "missing" where Supported fails. udp = "allow" asks for no UDP
 // protection and has no UDP rule.
-func SeccompRules(opts SeccompOptions) []SeccompRule {
-	return seccompRules(opts, SeccompSupported())
+func Rules(opts Options) []Rule {
+	return seccompRules(opts, Supported())
 }
 
-func seccompRules(opts SeccompOptions, unsupported error) []SeccompRule {
-	var out []SeccompRule
+func seccompRules(opts Options, unsupported error) []Rule {
+	var out []Rule
 	for _, d := range seccompRuleTable {
-		r := SeccompRule{Name: d.name, Closes: d.closes, State: "enforced"}
+		r := Rule{Name: d.name, Closes: d.closes, State: "enforced"}
 		if d.name == seccompRuleUDP {
 			var ok bool
 			if r, ok = seccompUDPRule(opts); !ok {
@@ -213,8 +212,8 @@ func seccompRules(opts SeccompOptions, unsupported error) []SeccompRule {
 
 // seccompUDPRule describes the UDP rule; ok is false for udp = "allow",
 // which asks for no protection.
-func seccompUDPRule(opts SeccompOptions) (r SeccompRule, ok bool) {
-	r = SeccompRule{Name: seccompRuleUDP, State: "enforced"}
+func seccompUDPRule(opts Options) (r Rule, ok bool) {
+	r = Rule{Name: seccompRuleUDP, State: "enforced"}
 	switch opts.UDP {
 	case "deny":
 		r.Closes = "UDP to any host and port (udp = \"deny\"; Landlock on this kernel has no UDP rules)"
@@ -285,7 +284,7 @@ func seccompArgLow(i int) uint32 { return 16 + 8*uint32(i) }
 
 // seccompBuild assembles the filter for arch. Rules named in omit are left
 // out; only tests do that, to show that each rule is what stops its escape.
-func seccompBuild(arch *seccompArch, opts SeccompOptions, omit map[string]bool) ([]bpf.RawInstruction, error) {
+func seccompBuild(arch *seccompArch, opts Options, omit map[string]bool) ([]bpf.RawInstruction, error) {
 	switch opts.UDP {
 	case "deny", "dns", "allow":
 	default:
@@ -340,7 +339,7 @@ func seccompBuild(arch *seccompArch, opts SeccompOptions, omit map[string]bool) 
 	return a.assemble()
 }
 
-func seccompSocketBlocks(a *seccompAsm, opts SeccompOptions, on func(string) bool) {
+func seccompSocketBlocks(a *seccompAsm, opts Options, on func(string) bool) {
 	a.label("socketpair") // only unix sockets come in pairs
 	if on(seccompRuleFamilies) {
 		a.load(seccompArgLow(0))
