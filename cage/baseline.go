@@ -41,7 +41,15 @@ func (c *compiler) baseline() {
 	c.addDir(c.p.Root, RWX, src)
 	c.addDir(c.p.Home, RWX, src)
 	c.addDir(c.p.TmpDir, RWX, src)
-	c.addExisting("/tmp", RW, src)
+	if c.addExisting("/tmp", RW, src) {
+		// The shared /tmp holds other programs' sockets (tmux, ssh-agent,
+		// editors). Without refer nothing can be renamed or linked out of
+		// it into the project, where the connect broker would take such a
+		// socket for the cage's own.
+		if r, err := c.host.FS.EvalSymlinks("/tmp"); err == nil {
+			c.p.Rules[c.index[r]].NoRefer = true
+		}
+	}
 	sys := ROX
 	if !c.spec.ExecSystem {
 		sys = RO

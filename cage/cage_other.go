@@ -5,6 +5,8 @@ package cage
 import (
 	"errors"
 	"os"
+
+	"github.com/aicage/aicage/cage/broker"
 )
 
 // errNotLinux is every enforcement call's answer off Linux: Landlock is a
@@ -31,6 +33,7 @@ type RunOptions struct {
 	Ready                 func() error
 	Started               func(pid int)
 	Exited                func()
+	Refused               func(broker.Refusal)
 }
 
 // Run fails: no cage can be built here.

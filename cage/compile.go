@@ -241,10 +241,6 @@ func (c *compiler) inHome(real string) string {
 	return filepath.Join(c.p.Home, filepath.Base(real))
 }
 
-func (c *compiler) network() {
-	c.p.Connect = mergePorts(c.spec.Connect)
-	c.p.Bind = mergePorts(c.spec.Bind)
-}
 
 // mergePorts keeps each port once, with every source that asked for it.
 func mergePorts(in []Port) []Port {

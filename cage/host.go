@@ -22,6 +22,10 @@ type Host struct {
 	// StateDir (all already joined with "aicage").
 	DataDir, ConfigDir, StateDir string
 
+	// ResolvConf is the resolver configuration whose nameservers udp =
+	// "dns" allows ("" means /etc/resolv.conf).
+	ResolvConf string
+
 	FS FS
 }
 

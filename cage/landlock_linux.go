@@ -64,6 +64,9 @@ func (r Rule) rights() landlock.AccessFSSet {
 	if r.Dev {
 		s |= ll.AccessFSIoctlDev
 	}
+	if r.NoRefer {
+		s &^= ll.AccessFSRefer
+	}
 	return landlock.AccessFSSet(s)
 }
 

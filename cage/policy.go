@@ -1,5 +1,7 @@
 package cage
 
+import "github.com/aicage/aicage/cage/broker"
+
 // Policy is the compiled cage: everything the starting thread needs to lock
 // itself down and exec the command, and everything `aicage status` shows.
 // It is a plain value, recorded as JSON in the private home for status.
@@ -19,6 +21,9 @@ type Policy struct {
 	Connect []Port // TCP connect ports
 	Bind    []Port // TCP bind ports
 	UDP     string // "deny" | "dns" | "allow"
+	// Broker is what the connect broker allows; nil leaves connections to
+	// Landlock's port rules alone.
+	Broker *broker.Policy `json:",omitempty"`
 
 	Argv []string // argv[0] is the resolved program
 	Dir  string   // working directory inside the cage
@@ -40,7 +45,10 @@ type Rule struct {
 	Access Access
 	Dir    bool
 	Dev    bool // device ioctls allowed (terminals only)
-	Source string
+	// NoRefer withholds rename and link across directories (Landlock's
+	// refer right) from a writable directory.
+	NoRefer bool `json:",omitempty"`
+	Source  string
 	// Beneath, when set, is the project root this path lies in and must be
 	// reached from without following any symlink: the cage can write
 	// there, so a symlink it planted (.aicage/state/home → the real home)

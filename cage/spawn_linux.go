@@ -59,6 +59,7 @@ type lockdown struct {
 	ruleset int    // Landlock ruleset fd; -1 without Landlock
 	flags   uint32 // for landlock_restrict_self
 	seccomp []unix.SockFilter
+	broker  bool // install the filter with a user-notification listener
 }
 
 // prepareLockdown opens the granted paths into a Landlock ruleset and
@@ -66,6 +67,7 @@ type lockdown struct {
 func (p *Policy) prepareLockdown() (*lockdown, error) {
 	l := &lockdown{ruleset: -1}
 	if !p.NoSeccomp {
+		l.broker = p.Broker != nil
 		prog, err := seccomp.Program(p.seccompOptions())
 		if err != nil {
 			return nil, err
@@ -93,61 +95,101 @@ func (l *lockdown) close() {
 
 // apply locks the calling thread down, in the order that keeps each step
 // possible: capabilities, no_new_privs, seccomp, Landlock. The caller must
-// hold the thread locked and never unlock it.
-func (l *lockdown) apply() error {
+// hold the thread locked and never unlock it. It returns the broker's
+// listener, or -1.
+func (l *lockdown) apply() (listener int, err error) {
+	listener = -1
 	if err := dropCapabilities(); err != nil {
-		return err
+		return -1, err
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("setting no_new_privs: %w", err)
+		return -1, fmt.Errorf("setting no_new_privs: %w", err)
 	}
-	if l.seccomp != nil {
+	switch {
+	case l.seccomp != nil && l.broker:
+		if listener, err = seccomp.InstallFilterListener(l.seccomp); err != nil {
+			return -1, err
+		}
+	case l.seccomp != nil:
 		if err := seccomp.InstallFilter(l.seccomp, 0); err != nil {
-			return err
+			return -1, err
 		}
 	}
 	if l.ruleset >= 0 {
 		if err := landlockRestrictThread(l.ruleset, l.flags); err != nil {
-			return err
+			if listener >= 0 {
+				unix.Close(listener)
+			}
+			return -1, err
 		}
 	}
-	return nil
+	return listener, nil
 }
 
 // started is what the starting thread reports.
 type started struct {
-	pid int
-	err error
+	pid      int
+	tid      int // the starting thread, in the command's Landlock domain
+	listener int // the broker's seccomp listener, or -1
+	err      error
 }
 
-// startLocked starts argv from a new locked-down thread and returns its
-// pid and the function that lets the thread go once the command and all
-// its processes are dead.
-func startLocked(l *lockdown, argv0 string, argv []string, attr *syscall.ProcAttr) (pid int, release func(), err error) {
+// lockedThread is the thread that started the command. It stays in the
+// command's own Landlock domain until release, and runs work sent to it
+// there: the broker's abstract-socket calls, which Landlock's scope must
+// judge as the command's own.
+type lockedThread struct {
+	work    chan func()
+	release func()
+}
+
+// run performs f on the locked thread and waits for it.
+func (t *lockedThread) run(f func()) {
+	done := make(chan struct{})
+	t.work <- func() { f(); close(done) }
+	<-done
+}
+
+// startLocked starts argv from a new locked-down thread and returns what
+// it reports and the thread, to be released once the command and all its
+// processes are dead.
+func startLocked(l *lockdown, argv0 string, argv []string, attr *syscall.ProcAttr) (started, *lockedThread, error) {
 	res := make(chan started)
 	rel := make(chan struct{})
+	t := &lockedThread{work: make(chan func()), release: func() { close(rel) }}
 	go func() {
 		// Never unlocked: when this goroutine returns, the locked-down
 		// thread exits with it.
 		runtime.LockOSThread()
-		if err := l.apply(); err != nil {
+		listener, err := l.apply()
+		if err != nil {
 			res <- started{err: err}
 			return
 		}
 		pid, err := syscall.ForkExec(argv0, argv, attr)
 		if err != nil {
+			if listener >= 0 {
+				unix.Close(listener)
+			}
 			res <- started{err: &ExecError{Prog: argv0, Err: err}}
 			return
 		}
-		res <- started{pid: pid}
-		<-rel
+		res <- started{pid: pid, tid: unix.Gettid(), listener: listener}
+		for {
+			select {
+			case f := <-t.work:
+				f()
+			case <-rel:
+				return
+			}
+		}
 	}()
 	r := <-res
 	l.close()
 	if r.err != nil {
-		return 0, nil, r.err
+		return r, nil, r.err
 	}
-	return r.pid, func() { close(rel) }, nil
+	return r, t, nil
 }
 
 // closeInheritedFDs marks every fd above 2 close-on-exec, so nothing the
@@ -222,7 +264,7 @@ func capBoundingNonEmpty() bool {
 }
 
 func (p *Policy) seccompOptions() seccomp.Options {
-	return seccomp.Options{UDP: p.UDP, LandlockUDP: p.ABI >= 10}
+	return seccomp.Options{UDP: p.UDP, LandlockUDP: p.ABI >= 10, Broker: p.Broker != nil}
 }
 
 // seccompProtections describes the filter's rules for status and doctor.

@@ -1,5 +1,7 @@
 package cage
 
+import "github.com/aicage/aicage/cage/broker"
+
 // Spec is the input of Compile: one project's configuration after the
 // project package has decoded it, resolved its profile chain and merged the
 // per-command sections. Every list is already merged (baseline lists are
@@ -28,6 +30,12 @@ type Spec struct {
 	Connect []Port // [network] connect: TCP ports
 	Bind    []Port // [network] bind: TCP ports
 	UDP     string // "deny" | "dns" | "allow"
+	// Unix are [network] unix: socket paths (exact or globs, "~" expanded)
+	// the cage may connect to besides its own directories.
+	Unix []Entry
+	// Hosts are [network] hosts: loopback, LAN and link-local addresses
+	// the cage may reach.
+	Hosts []broker.HostRule
 
 	Env      []EnvVar // [env] pass/files/set, resolved by the caller in precedence order (later wins)
 	SSHAgent bool     // [ssh] agent: forward $SSH_AUTH_SOCK

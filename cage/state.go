@@ -203,3 +203,44 @@ func homeError(p *Policy, at string, err error) error {
 	}
 	return fmt.Errorf("preparing %s in the private home: %w", at, err)
 }
+
+// maxStateLog is the size past which a state log starts over.
+const maxStateLog = 1 << 20 // 1 MiB
+
+// OpenStateLog opens a log of aicage's in the state directory for
+// appending (starting it over past maxStateLog), through os.Root from the
+// project root, so that a symlink the cage planted cannot redirect the
+// supervisor's writes out of the project.
+func OpenStateLog(p *Policy, name string) (*os.File, error) {
+	r, rel, err := stateRoot(p, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	flags := os.O_WRONLY | os.O_APPEND | os.O_CREATE
+	if fi, err := r.Lstat(rel); err == nil && fi.Size() > maxStateLog {
+		flags |= os.O_TRUNC
+	}
+	return r.OpenFile(rel, flags, 0o600)
+}
+
+// ReadStateFile reads a file of aicage's from the state directory, through
+// os.Root like OpenStateLog.
+func ReadStateFile(p *Policy, name string) ([]byte, error) {
+	r, rel, err := stateRoot(p, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.ReadFile(rel)
+}
+
+func stateRoot(p *Policy, name string) (*os.Root, string, error) {
+	base, rel := p.StateDir, name
+	if within(p.StateDir, p.Root) && p.StateDir != p.Root {
+		base = p.Root
+		rel = filepath.Join(strings.TrimPrefix(strings.TrimPrefix(p.StateDir, p.Root), "/"), name)
+	}
+	r, err := os.OpenRoot(base)
+	return r, rel, err
+}

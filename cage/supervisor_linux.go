@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/aicage/aicage/cage/broker"
 )
 
 // RunOptions are the supervisor's inputs besides the policy.
@@ -24,6 +26,9 @@ type RunOptions struct {
 	// process of the cage is dead.
 	Started func(pid int)
 	Exited  func()
+	// Refused, if set, is told of every call the connect broker refused
+	// (from many goroutines).
+	Refused func(broker.Refusal)
 }
 
 // forwarded are the signals the supervisor passes on to the command.
@@ -81,7 +86,7 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded...)
 	signal.Ignore(syscall.SIGTTOU, syscall.SIGTTIN)
-	pid, release, err := startLocked(pr.l, p.Argv[0], p.Argv, &syscall.ProcAttr{
+	st, locked, err := startLocked(pr.l, p.Argv[0], p.Argv, &syscall.ProcAttr{
 		Dir:   p.Dir,
 		Env:   p.Env,
 		Files: []uintptr{opt.Stdin.Fd(), opt.Stdout.Fd(), opt.Stderr.Fd()},
@@ -95,7 +100,26 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 		term.restore()
 		return 0, err
 	}
-	defer release()
+	defer locked.release()
+	pid := st.pid
+	if st.listener >= 0 {
+		b, err := broker.Start(broker.Options{
+			Listener: st.listener, Policy: p.Broker,
+			InDomain: locked.run, InDomainTID: st.tid,
+			Refused: opt.Refused,
+		})
+		if err != nil {
+			// The command's trapped calls fail with ENOSYS once the
+			// listener is gone: nothing is let through unjudged.
+			syscall.Kill(-pid, syscall.SIGKILL)
+			waitMain(pid, term)
+			killLeftovers()
+			signal.Stop(sigs)
+			term.restore()
+			return 0, fmt.Errorf("starting the connect broker: %w", err)
+		}
+		defer b.Stop()
+	}
 	if opt.Started != nil {
 		opt.Started(pid)
 	}

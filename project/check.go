@@ -3,6 +3,8 @@ package project
 import (
 	"strconv"
 	"strings"
+
+	"github.com/aicage/aicage/cage/broker"
 )
 
 // Checks that need nothing but the decoded file: ports, udp values, names,
@@ -111,6 +113,19 @@ func checkSections(w where, s *Sections) error {
 			if p < 1 || p > 65535 {
 				return w.at("network", list.key, item(i)).errorf("", "port %d is out of range, expected 1–65535", p)
 			}
+		}
+	}
+	for i, h := range s.Network.Hosts {
+		if _, err := broker.ParseHost(h); err != nil {
+			return w.at("network", "hosts", item(i)).errorf(`write an address or range with an optional port: "127.0.0.1:5432", "10.0.0.0/8:22", "[::1]:8080"`, "%v", err)
+		}
+	}
+	for i, u := range s.Network.Unix {
+		if !strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "~") && !strings.HasPrefix(u, "$ORIG_HOME") {
+			return w.at("network", "unix", item(i)).errorf("write an absolute path or one under ~; sockets inside the project are allowed already", "%q is not an absolute path", u)
+		}
+		if strings.ContainsRune(u, 0) {
+			return w.at("network", "unix", item(i)).errorf("", "contains a NUL byte")
 		}
 	}
 	if u := s.Network.UDP; u != nil && !contains(udpModes, *u) {

@@ -46,9 +46,11 @@ type Home struct {
 
 // Network is [network].
 type Network struct {
-	Connect []int   `toml:"connect"`
-	Bind    []int   `toml:"bind"`
-	UDP     *string `toml:"udp"`
+	Connect []int    `toml:"connect"`
+	Bind    []int    `toml:"bind"`
+	UDP     *string  `toml:"udp"`
+	Hosts   []string `toml:"hosts"` // loopback, LAN and link-local addresses the broker lets through
+	Unix    []string `toml:"unix"`  // unix sockets outside the cage's own directories
 }
 
 // Env is [env].

@@ -81,7 +81,7 @@ func TestParseErrors(t *testing.T) {
 		hint string
 	}{
 		{"malformed", "[network\nconnect = [1]\n", []string{f + ":1:9:", "expected ']'"}, ""},
-		{"unknown key", "[network]\nconect = [443]\n", []string{f + ":2:1: network.conect:", `unknown key "conect"`, `did you mean "connect"?`}, "[network] takes: connect, bind, udp"},
+		{"unknown key", "[network]\nconect = [443]\n", []string{f + ":2:1: network.conect:", `unknown key "conect"`, `did you mean "connect"?`}, "[network] takes: connect, bind, udp, hosts, unix"},
 		{"unknown table", "[netwrk]\nconnect = [443]\n", []string{f + ":1:2: netwrk:", `did you mean "network"?`}, ""},
 		{"unknown top-level key", "profil = \"offline\"\n", []string{f + ":1:1: profil:", `did you mean "profile"?`}, ""},
 		{"key in the wrong section", "connect = [443]\n", []string{f + ":1:1: connect:", `unknown key "connect"`}, "connect belongs in [network]"},
@@ -92,6 +92,9 @@ func TestParseErrors(t *testing.T) {
 		{"wrong bool", "[ssh]\nagent = \"yes\"\n", []string{f + ":2:9: ssh.agent:", "expected true or false, got a string"}, ""},
 		{"port out of range", "[network]\nconnect = [443, 70000]\n", []string{f + ":2:17: network.connect[1]:", "port 70000 is out of range, expected 1–65535"}, ""},
 		{"port zero", "[network]\nbind = [0]\n", []string{f + ":2:9: network.bind[0]:", "port 0 is out of range"}, ""},
+		{"host not an address", "[network]\nhosts = [\"127.0.0.1:5432\", \"db.local:5432\"]\n", []string{f + ":2:28: network.hosts[1]:", `"db.local" is not an IP address`}, `write an address or range with an optional port: "127.0.0.1:5432", "10.0.0.0/8:22", "[::1]:8080"`},
+		{"host range with host bits", "[network]\nhosts = [\"10.0.0.1/8:22\"]\n", []string{f + ":2:10: network.hosts[0]:", "did you mean 10.0.0.0/8?"}, `write an address or range with an optional port: "127.0.0.1:5432", "10.0.0.0/8:22", "[::1]:8080"`},
+		{"unix relative", "[network]\nunix = [\"run/x.sock\"]\n", []string{f + ":2:9: network.unix[0]:", `"run/x.sock" is not an absolute path`}, "write an absolute path or one under ~; sockets inside the project are allowed already"},
 		{"command port", "[commands.x]\nargv = [\"x\"]\n[commands.x.network]\nconnect = [99999]\n", []string{f + ":4:12: commands.x.network.connect[0]:", "out of range"}, ""},
 		{"udp value", "[network]\nudp = \"dsn\"\n", []string{f + ":2:7: network.udp:", `"dsn" is not a UDP policy`, `did you mean "dns"?`}, ""},
 		{"duplicate key", "profile = \"a\"\nprofile = \"b\"\n", []string{f + ":2:1: profile:", "already defined"}, ""},

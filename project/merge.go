@@ -41,6 +41,7 @@ type merged struct {
 	dangerous     []written
 	copy, link    []written
 	connect, bind []portGrant
+	hosts, unix   []written
 	udp           scalar[string]
 	sshAgent      scalar[bool]
 	execSystem    scalar[bool]
@@ -89,6 +90,8 @@ func (m *merged) add(l layer) {
 	m.link = union(m.link, l, s.Home.Link, "home", "link")
 	m.connect = unionPorts(m.connect, l, s.Network.Connect, "connect")
 	m.bind = unionPorts(m.bind, l, s.Network.Bind, "bind")
+	m.hosts = union(m.hosts, l, s.Network.Hosts, "network", "hosts")
+	m.unix = union(m.unix, l, s.Network.Unix, "network", "unix")
 	m.packages = union(m.packages, l, s.Exec.Packages, "exec", "packages")
 	m.pass = union(m.pass, l, s.Env.Pass, "env", "pass")
 	m.files = union(m.files, l, s.Env.Files, "env", "files")

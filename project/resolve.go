@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/aicage/aicage/cage"
+	"github.com/aicage/aicage/cage/broker"
 )
 
 // Options are what the command line adds to a config.
@@ -251,6 +252,12 @@ func (pl *plan) project(h Host, opts Options) (*Project, error) {
 	for _, p := range m.bind {
 		s.Bind = append(s.Bind, cage.Port{Port: p.port, Source: p.source})
 	}
+	for _, h := range m.hosts {
+		r, _ := broker.ParseHost(h.value) // checked at decoding
+		r.Source = h.source
+		s.Hosts = append(s.Hosts, r)
+	}
+	s.Unix = entries(m.unix, abs)
 	env, err := pl.env(h)
 	if err != nil {
 		return nil, err

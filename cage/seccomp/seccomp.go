@@ -54,6 +54,10 @@ type Options struct {
 	// and later), which only then makes udp = "dns" an enforced limit; the
 	// filter itself lets UDP through for "dns" either way.
 	LandlockUDP bool
+	// Broker sends connect(2), sendto(2) with an address, every sendmsg(2)
+	// and sendmmsg(2), and listen(2) to the supervisor's connect broker
+	// (SECCOMP_RET_USER_NOTIF), which decides and performs them.
+	Broker bool
 }
 
 // SeccompRule describes one protection of the filter for `aicage status` and
@@ -88,6 +92,7 @@ const (
 	seccompRuleUDP       = "UDP"
 	seccompRuleKeyrings  = "kernel keyrings"
 	seccompRuleIOURing   = "io_uring"
+	seccompRuleBroker    = "connect broker"
 )
 
 // seccompRuleTable is the description of every rule, in the order status
@@ -106,6 +111,7 @@ var seccompRuleTable = []struct{ name, closes string }{
 	{seccompRuleUDP, ""}, // depends on the options, see seccompUDPRule
 	{seccompRuleKeyrings, "add_key, request_key and keyctl: the kernel keyrings hold secrets shared by every process of your user, out of Landlock's reach"},
 	{seccompRuleIOURing, "io_uring, whose operations never pass through this filter (sockets, sends with MSG_FASTOPEN), refused with ENOSYS so programs fall back"},
+	{seccompRuleBroker, "connect, addressed sends and listen handed to the supervisor, which judges its own copy of the address and performs the call: named unix sockets outside the cage, loopback, LAN and metadata addresses, UDP beyond the resolvers, listen() autobind"},
 }
 
 // seccompArch is one architecture's system call numbers. The filter compares
@@ -116,6 +122,7 @@ type seccompArch struct {
 	x32    bool   // refuse numbers with __X32_SYSCALL_BIT (x86_64 only)
 
 	socket, socketpair, ioctl                 uint32
+	connect, listen                           uint32
 	sendto, sendmsg, sendmmsg                 uint32
 	addKey, requestKey, keyctl                uint32
 	ioURingSetup, ioURingEnter, ioURingRegist uint32
@@ -129,6 +136,7 @@ var seccompArches = []seccompArch{
 	{
 		goarch: "amd64", audit: 0xc000003e, x32: true, // AUDIT_ARCH_X86_64
 		socket: 41, socketpair: 53, ioctl: 16,
+		connect: 42, listen: 50,
 		sendto: 44, sendmsg: 46, sendmmsg: 307,
 		addKey: 248, requestKey: 249, keyctl: 250,
 		ioURingSetup: 425, ioURingEnter: 426, ioURingRegist: 427,
@@ -136,6 +144,7 @@ var seccompArches = []seccompArch{
 	{
 		goarch: "arm64", audit: 0xc00000b7, // AUDIT_ARCH_AARCH64
 		socket: 198, socketpair: 199, ioctl: 29,
+		connect: 203, listen: 201,
 		sendto: 206, sendmsg: 211, sendmmsg: 269,
 		addKey: 217, requestKey: 218, keyctl: 219,
 		ioURingSetup: 425, ioURingEnter: 426, ioURingRegist: 427,
@@ -196,6 +205,9 @@ func seccompRules(opts Options, unsupported error) []Rule {
 	var out []Rule
 	for _, d := range seccompRuleTable {
 		r := Rule{Name: d.name, Closes: d.closes, State: "enforced"}
+		if d.name == seccompRuleBroker && !opts.Broker {
+			continue
+		}
 		if d.name == seccompRuleUDP {
 			var ok bool
 			if r, ok = seccompUDPRule(opts); !ok {
@@ -219,7 +231,9 @@ func seccompUDPRule(opts Options) (r Rule, ok bool) {
 		r.Closes = "UDP to any host and port (udp = \"deny\"; Landlock on this kernel has no UDP rules)"
 	case "dns":
 		r.Closes = "UDP to ports other than 53 (udp = \"dns\")"
-		if !opts.LandlockUDP {
+		if opts.Broker {
+			r.Closes = "UDP to anything but port 53 of the resolvers in /etc/resolv.conf (udp = \"dns\", decided by the connect broker)"
+		} else if !opts.LandlockUDP {
 			r.State = "degraded"
 			r.Why = "UDP limited to port 53: not enforced, needs Landlock ABI 10; UDP allowed to any port"
 		}
@@ -240,6 +254,7 @@ func seccompUDPError(udp string) error {
 const (
 	seccompRetKillProcess = 0x80000000
 	seccompRetErrno       = 0x00050000
+	seccompRetUserNotif   = 0x7fc00000
 	seccompRetAllow       = 0x7fff0000
 
 	seccompEPERM           = 1
@@ -277,6 +292,10 @@ const (
 	seccompDataArch = 4
 )
 
+// seccompArgHigh is the offset of the upper 32 bits of argument i, for
+// the pointers the filter tests against NULL.
+func seccompArgHigh(i int) uint32 { return seccompArgLow(i) + 4 }
+
 // seccompArgLow is the offset of the low 32 bits of argument i: every
 // argument the filter looks at is an int or unsigned int in the kernel, which
 // ignores the upper half, so the filter must ignore it too.
@@ -306,10 +325,15 @@ func seccompBuild(arch *seccompArch, opts Options, omit map[string]bool) ([]bpf.
 	if on(seccompRuleTIOCSTI) || on(seccompRuleTIOCLINUX) || on(seccompRuleTIOCSETD) {
 		a.jeq(arch.ioctl, "ioctl", "")
 	}
-	if on(seccompRuleFastOpen) {
-		a.jeq(arch.sendto, "flags3", "")
-		a.jeq(arch.sendmmsg, "flags3", "")
-		a.jeq(arch.sendmsg, "flags2", "")
+	broker := opts.Broker && on(seccompRuleBroker)
+	if on(seccompRuleFastOpen) || broker {
+		a.jeq(arch.sendto, "sendto", "")
+		a.jeq(arch.sendmmsg, "sendmmsg", "")
+		a.jeq(arch.sendmsg, "sendmsg", "")
+	}
+	if broker {
+		a.jeq(arch.connect, a.ret(seccompRetUserNotif), "")
+		a.jeq(arch.listen, a.ret(seccompRetUserNotif), "")
 	}
 	if on(seccompRuleKeyrings) {
 		for _, nr := range []uint32{arch.addKey, arch.requestKey, arch.keyctl} {
@@ -325,18 +349,49 @@ func seccompBuild(arch *seccompArch, opts Options, omit map[string]bool) ([]bpf.
 
 	seccompSocketBlocks(a, opts, on)
 	seccompIoctlBlock(a, on)
-	if on(seccompRuleFastOpen) {
-		// Flags are an unsigned int: the low half of the argument.
-		for _, b := range []struct {
-			label string
-			arg   int
-		}{{"flags3", 3}, {"flags2", 2}} {
-			a.label(b.label)
-			a.load(seccompArgLow(b.arg))
-			a.jset(seccompMsgFastOpen, a.errno(seccompEOPNOTSUPP), a.allow())
-		}
+	if on(seccompRuleFastOpen) || broker {
+		seccompSendBlocks(a, on(seccompRuleFastOpen), broker)
 	}
 	return a.assemble()
+}
+
+// seccompSendBlocks refuses MSG_FASTOPEN and, with the broker, hands the
+// sends that can carry a destination to it: sendto with an address (the
+// pointer is tested in both halves), and every sendmsg and sendmmsg, whose
+// msg_name lies in memory the filter cannot read — and that another thread
+// could change between a look and the kernel's own read, so the broker
+// performs those sends itself.
+func seccompSendBlocks(a *seccompAsm, fastOpen, broker bool) {
+	notify := a.allow()
+	if broker {
+		notify = a.ret(seccompRetUserNotif)
+	}
+	for _, b := range []struct {
+		label string
+		flags int
+	}{{"sendto", 3}, {"sendmmsg", 3}, {"sendmsg", 2}} {
+		a.label(b.label)
+		next := notify
+		if b.label == "sendto" {
+			next = b.label + " address"
+		}
+		if fastOpen {
+			// Flags are an unsigned int: the low half of the argument.
+			a.load(seccompArgLow(b.flags))
+			a.jset(seccompMsgFastOpen, a.errno(seccompEOPNOTSUPP), next)
+		} else {
+			a.jump(next)
+		}
+	}
+	a.label("sendto address")
+	if !broker {
+		a.emit(bpf.RetConstant{Val: seccompRetAllow})
+		return
+	}
+	a.load(seccompArgLow(4))
+	a.jeq(0, "", notify)
+	a.load(seccompArgHigh(4))
+	a.jeq(0, a.allow(), notify)
 }
 
 func seccompSocketBlocks(a *seccompAsm, opts Options, on func(string) bool) {

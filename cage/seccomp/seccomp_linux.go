@@ -60,6 +60,51 @@ func InstallFilter(filter []unix.SockFilter, flags uintptr) error {
 	return nil
 }
 
+// InstallFilterListener installs filter on the calling thread only and
+// returns the user-notification listener of the connect broker
+// (close-on-exec). With SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19)
+// a caged call that the broker has received waits for its answer through
+// any signal but a fatal one, so a Go program's preemption signals cannot
+// make it restart a connect that the broker already performed.
+func InstallFilterListener(filter []unix.SockFilter) (int, error) {
+	const flags = unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	fd, err := installFilterFD(filter, flags|unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = installFilterFD(filter, flags)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("installing the seccomp filter with the broker's listener: %w", err)
+	}
+	return fd, nil
+}
+
+func installFilterFD(filter []unix.SockFilter, flags uintptr) (int, error) {
+	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		flags, uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(filter)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(r), nil
+}
+
+// BrokerSupported tells whether the kernel has what the connect broker
+// needs: user notification (Linux 5.0) and pidfd_getfd (5.6).
+func BrokerSupported() error {
+	if err := seccompKernelSupport(); err != nil {
+		return err
+	}
+	a := uint32(seccompRetUserNotif)
+	if _, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&a))); errno != 0 {
+		return fmt.Errorf("the kernel lacks seccomp user notification (Linux 5.0+): %w", errno)
+	}
+	if _, err := unix.PidfdGetfd(-1, 0, 0); errors.Is(err, unix.ENOSYS) {
+		return errors.New("the kernel lacks pidfd_getfd (Linux 5.6+)")
+	}
+	return nil
+}
+
 // seccompKernelSupport checks for seccomp filters and the return actions
 // the filter uses.
 func seccompKernelSupport() error {

@@ -14,3 +14,6 @@ var errSeccompNotLinux = errors.New("seccomp filters need Linux")
 func Install(prog []bpf.RawInstruction) error { return errSeccompNotLinux }
 
 func seccompKernelSupport() error { return errSeccompNotLinux }
+
+// BrokerSupported fails: the broker is Linux only.
+func BrokerSupported() error { return errSeccompNotLinux }

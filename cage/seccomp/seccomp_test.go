@@ -17,8 +17,9 @@ const (
 )
 
 var (
-	retAllow = uint32(seccompRetAllow)
-	retKill  = uint32(seccompRetKillProcess)
+	retAllow  = uint32(seccompRetAllow)
+	retKill   = uint32(seccompRetKillProcess)
+	retNotify = uint32(seccompRetUserNotif)
 )
 
 func retErrno(e uint32) uint32 { return seccompRetErrno | e }
@@ -129,6 +130,17 @@ var seccompCases = []seccompCase{
 	{name: "ping socket, udp denied", call: "socket", args: sock(2, 2, 1), udp: "deny", want: retErrno(seccompEPROTONOSUPPORT), rule: seccompRuleDgram, whenOmitted: retErrno(seccompEPERM)},
 	{name: "udplite", call: "socket", args: sock(2, 2, 136), udp: "allow", want: retErrno(seccompEPROTONOSUPPORT), rule: seccompRuleDgram},
 
+	// The connect broker: with it on, these go to the supervisor; without
+	// it they are allowed (the rules above still come first).
+	{name: "connect", call: "connect", args: [6]uint64{3, 0x7fff0000, 16}, want: retNotify, rule: seccompRuleBroker},
+	{name: "listen", call: "listen", args: [6]uint64{3, 128}, want: retNotify, rule: seccompRuleBroker},
+	{name: "sendto with an address", call: "sendto", args: [6]uint64{3, 0, 1, 0, 0x7fff0000, 16}, want: retNotify, rule: seccompRuleBroker},
+	{name: "sendto with an address above 4 GiB", call: "sendto", args: [6]uint64{3, 0, 1, 0, 0x7fff_00000000, 16}, want: retNotify, rule: seccompRuleBroker},
+	{name: "sendto with an address, MSG_NOSIGNAL", call: "sendto", args: [6]uint64{3, 0, 1, 0x4000, 0x1000, 0}, want: retNotify, rule: seccompRuleBroker},
+	{name: "sendto without an address", call: "sendto", args: [6]uint64{3, 0x1000, 1, 0, 0, 16}, want: retAllow},
+	{name: "sendmsg", call: "sendmsg", args: [6]uint64{3, 0x1000, 0}, want: retNotify, rule: seccompRuleBroker},
+	{name: "sendmmsg", call: "sendmmsg", args: [6]uint64{3, 0x1000, 2, 0}, want: retNotify, rule: seccompRuleBroker},
+
 	// Keyrings and io_uring.
 	{name: "add_key", call: "addKey", want: retErrno(seccompEPERM), rule: seccompRuleKeyrings},
 	{name: "request_key", call: "requestKey", want: retErrno(seccompEPERM), rule: seccompRuleKeyrings},
@@ -156,6 +168,10 @@ func (c seccompCase) nrOn(t *testing.T, arch *seccompArch) uint32 {
 		nr = arch.socketpair
 	case "ioctl":
 		nr = arch.ioctl
+	case "connect":
+		nr = arch.connect
+	case "listen":
+		nr = arch.listen
 	case "sendto":
 		nr = arch.sendto
 	case "sendmsg":
@@ -201,8 +217,9 @@ func seccompData(nr, arch uint32, args [6]uint64) []byte {
 
 // seccompVM loads prog into the VM, after checking that the program only
 // does what seccompData emulates faithfully: 4-byte loads of nr, arch and
-// the low half of arguments. That the upper half is never read is also what
-// makes a request like TIOCSTI|1<<32 match.
+// the halves of arguments. That the upper half is read only for a pointer
+// (sendto's address, tested against NULL) is what makes a request like
+// TIOCSTI|1<<32 match; the decision cases check that.
 func seccompVM(t *testing.T, prog []bpf.RawInstruction) *bpf.VM {
 	t.Helper()
 	insns, ok := bpf.Disassemble(prog)
@@ -212,9 +229,9 @@ func seccompVM(t *testing.T, prog []bpf.RawInstruction) *bpf.VM {
 	for i, ins := range insns {
 		switch ins := ins.(type) {
 		case bpf.LoadAbsolute:
-			low := ins.Off >= 16 && ins.Off < 64 && (ins.Off-16)%8 == 0
-			if ins.Size != 4 || !(ins.Off == seccompDataNr || ins.Off == seccompDataArch || low) {
-				t.Fatalf("instruction %d: %v reads outside nr, arch and the low half of arguments", i, ins)
+			arg := ins.Off >= 16 && ins.Off < 64 && (ins.Off-16)%4 == 0
+			if ins.Size != 4 || !(ins.Off == seccompDataNr || ins.Off == seccompDataArch || arg) {
+				t.Fatalf("instruction %d: %v reads outside nr, arch and the halves of arguments", i, ins)
 			}
 		case bpf.ALUOpConstant, bpf.JumpIf, bpf.Jump, bpf.RetConstant:
 		default:
@@ -247,6 +264,8 @@ func seccompRetString(r uint32) string {
 		return "ALLOW"
 	case r == retKill:
 		return "KILL_PROCESS"
+	case r == retNotify:
+		return "USER_NOTIF"
 	case r&0xffff0000 == seccompRetErrno:
 		return fmt.Sprintf("ERRNO(%d)", r&0xffff)
 	}
@@ -259,25 +278,55 @@ func (c seccompCase) applies(goarch, udp string) bool {
 	return (c.udp == "" || c.udp == udp) && (c.only == "" || c.only == goarch)
 }
 
+// brokered tells whether the broker, when on, gets the call once no other
+// rule has decided it.
+func (c seccompCase) brokered() bool {
+	switch c.call {
+	case "connect", "listen", "sendmsg", "sendmmsg":
+		return true
+	case "sendto":
+		return c.args[4] != 0
+	}
+	return false
+}
+
+// expect is the filter's answer with the broker on or off and the rule
+// omitted ("" for none) left out.
+func (c seccompCase) expect(broker bool, omitted string) uint32 {
+	if c.rule != "" && c.rule != omitted && c.rule != seccompRuleBroker {
+		return c.want
+	}
+	if c.rule != "" && c.rule == omitted && c.whenOmitted != 0 {
+		return c.whenOmitted
+	}
+	if broker && omitted != seccompRuleBroker && c.brokered() {
+		return retNotify
+	}
+	return retAllow
+}
+
 func TestSeccompProgramDecisions(t *testing.T) {
 	for i := range seccompArches {
 		arch := &seccompArches[i]
 		for _, udp := range seccompUDPModes {
-			t.Run(arch.goarch+"/udp="+udp, func(t *testing.T) {
-				prog, err := seccompBuild(arch, Options{UDP: udp}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				vm := seccompVM(t, prog)
-				for _, c := range seccompCases {
-					if !c.applies(arch.goarch, udp) {
-						continue
+			for _, broker := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/udp=%s/broker=%v", arch.goarch, udp, broker), func(t *testing.T) {
+					prog, err := seccompBuild(arch, Options{UDP: udp, Broker: broker}, nil)
+					if err != nil {
+						t.Fatal(err)
 					}
-					if got := seccompVMRun(t, vm, arch, c); got != c.want {
-						t.Errorf("%s: got «%s», want «%s»", c.name, seccompRetString(got), seccompRetString(c.want))
+					vm := seccompVM(t, prog)
+					for _, c := range seccompCases {
+						if !c.applies(arch.goarch, udp) {
+							continue
+						}
+						want := c.expect(broker, "")
+						if got := seccompVMRun(t, vm, arch, c); got != want {
+							t.Errorf("%s: got «%s», want «%s»", c.name, seccompRetString(got), seccompRetString(want))
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
@@ -290,25 +339,21 @@ func TestSeccompProgramEachRuleMatters(t *testing.T) {
 		arch := &seccompArches[i]
 		for _, rule := range seccompRuleTable {
 			for _, udp := range seccompUDPModes {
-				prog, err := seccompBuild(arch, Options{UDP: udp}, map[string]bool{rule.name: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				vm := seccompVM(t, prog)
-				for _, c := range seccompCases {
-					if !c.applies(arch.goarch, udp) {
-						continue
+				for _, broker := range []bool{false, true} {
+					prog, err := seccompBuild(arch, Options{UDP: udp, Broker: broker}, map[string]bool{rule.name: true})
+					if err != nil {
+						t.Fatal(err)
 					}
-					want := c.want
-					if c.rule == rule.name {
-						want = c.whenOmitted
-						if want == 0 {
-							want = retAllow
+					vm := seccompVM(t, prog)
+					for _, c := range seccompCases {
+						if !c.applies(arch.goarch, udp) {
+							continue
 						}
-					}
-					if got := seccompVMRun(t, vm, arch, c); got != want {
-						t.Errorf("%s, udp=%s, without %q: %s: got «%s», want «%s»",
-							arch.goarch, udp, rule.name, c.name, seccompRetString(got), seccompRetString(want))
+						want := c.expect(broker, rule.name)
+						if got := seccompVMRun(t, vm, arch, c); got != want {
+							t.Errorf("%s, udp=%s, broker=%v, without %q: %s: got «%s», want «%s»",
+								arch.goarch, udp, broker, rule.name, c.name, seccompRetString(got), seccompRetString(want))
+						}
 					}
 				}
 			}
@@ -364,13 +409,14 @@ func TestSeccompRules(t *testing.T) {
 		udp       *Rule // nil: no UDP rule
 		wantRules int
 	}{
-		{Options{UDP: "deny"}, &Rule{State: "enforced"}, len(seccompRuleTable)},
+		{Options{UDP: "deny"}, &Rule{State: "enforced"}, len(seccompRuleTable) - 1},
 		{Options{UDP: "dns"}, &Rule{State: "degraded",
-			Why: "UDP limited to port 53: not enforced, needs Landlock ABI 10; UDP allowed to any port"}, len(seccompRuleTable)},
-		{Options{UDP: "dns", LandlockUDP: true}, &Rule{State: "enforced"}, len(seccompRuleTable)},
-		{Options{UDP: "allow"}, nil, len(seccompRuleTable) - 1},
+			Why: "UDP limited to port 53: not enforced, needs Landlock ABI 10; UDP allowed to any port"}, len(seccompRuleTable) - 1},
+		{Options{UDP: "dns", LandlockUDP: true}, &Rule{State: "enforced"}, len(seccompRuleTable) - 1},
+		{Options{UDP: "dns", Broker: true}, &Rule{State: "enforced"}, len(seccompRuleTable)},
+		{Options{UDP: "allow"}, nil, len(seccompRuleTable) - 2},
 		{Options{UDP: "sometimes"}, &Rule{State: "missing",
-			Why: `udp = "sometimes": want "deny", "dns" or "allow"`}, len(seccompRuleTable)},
+			Why: `udp = "sometimes": want "deny", "dns" or "allow"`}, len(seccompRuleTable) - 1},
 	} {
 		rules := seccompRules(tc.opts, nil)
 		if len(rules) != tc.wantRules {

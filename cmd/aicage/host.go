@@ -19,6 +19,10 @@ const testOnlyABIEnv = "AICAGE_TESTONLY_ABI"
 // architecture, for the tests of the refusal; it can only make aicage refuse.
 const testOnlyArchEnv = "AICAGE_TESTONLY_ARCH"
 
+// testOnlyResolvConfEnv names another resolv.conf whose nameservers udp =
+// "dns" allows, so that the tests can play the resolver on loopback.
+const testOnlyResolvConfEnv = "AICAGE_TESTONLY_RESOLV_CONF"
+
 func init() {
 	if a := os.Getenv(testOnlyArchEnv); a != "" {
 		seccomp.SetTestOnlyArch(a)
@@ -73,5 +77,7 @@ func currentHost() cage.Host {
 		ConfigDir: filepath.Join(xdgDir("XDG_CONFIG_HOME", home, ".config"), "aicage"),
 		StateDir:  filepath.Join(xdgDir("XDG_STATE_HOME", home, ".local/state"), "aicage"),
 		FS:        cage.OSFS{},
+
+		ResolvConf: os.Getenv(testOnlyResolvConfEnv),
 	}
 }

@@ -112,6 +112,10 @@ func enter(c *cli.Context, req request) error {
 	if err != nil {
 		return err
 	}
+	brokerOK, err := checkBroker(noSeccomp, sess.spec.BestEffort)
+	if err != nil {
+		return err
+	}
 	// The integrity snapshot needs only the root and [protect]: it runs
 	// while the packages are resolved and the policy compiled, and the
 	// command waits for it. Until Ready takes it over, any return stops it
@@ -136,6 +140,9 @@ func enter(c *cli.Context, req request) error {
 		return fail(err)
 	}
 	pol.NoSeccomp = noSeccomp
+	if noSeccomp || !brokerOK {
+		pol.Broker = nil
+	}
 	for _, s := range pol.Skipped {
 		warningf("skipped %s (%s): %s", s.Path, s.Source, s.Reason)
 	}
@@ -147,6 +154,8 @@ func enter(c *cli.Context, req request) error {
 			return fail(err)
 		}
 	}
+	refused := newRefusals(pol)
+	defer refused.close()
 	stopWatch := func() {}
 	recorded := make(chan struct{})
 	status, err := cage.Run(pol, cage.RunOptions{
@@ -164,7 +173,8 @@ func enter(c *cli.Context, req request) error {
 				recordPolicy(pol)
 			}()
 		},
-		Exited: func() { <-recorded },
+		Exited:  func() { <-recorded },
+		Refused: refused.add,
 	})
 	stopWatch()
 	if err != nil {
@@ -216,4 +226,21 @@ func checkSeccomp(bestEffort bool) (dropped bool, err error) {
 	}
 	warningf("--best-effort: dropped the seccomp filter (%v)", serr)
 	return true, nil
+}
+
+// checkBroker refuses to start where the connect broker cannot run, unless
+// bestEffort, which leaves connections to Landlock's port rules and says so.
+func checkBroker(noSeccomp, bestEffort bool) (ok bool, err error) {
+	if noSeccomp {
+		return false, nil
+	}
+	berr := seccomp.BrokerSupported()
+	if berr == nil {
+		return true, nil
+	}
+	if !bestEffort {
+		return false, fail(berr, "the connect broker keeps the cage from unix sockets and addresses outside the policy (see 'aicage doctor'); pass --best-effort to run without it")
+	}
+	warningf("--best-effort: dropped the connect broker (%v)", berr)
+	return false, nil
 }
