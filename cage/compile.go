@@ -241,7 +241,6 @@ func (c *compiler) inHome(real string) string {
 	return filepath.Join(c.p.Home, filepath.Base(real))
 }
 
-
 // mergePorts keeps each port once, with every source that asked for it.
 func mergePorts(in []Port) []Port {
 	seen := map[int]int{}
