@@ -39,4 +39,4 @@ type RunOptions struct {
 // Run fails: no cage can be built here.
 func Run(p *Policy, opt RunOptions) (int, error) { return 0, errNotLinux }
 
-func seccompProtections(abi int, udp string) []Protection { return nil }
+func seccompProtections(abi int, udp string, brokered bool) []Protection { return nil }

@@ -33,8 +33,8 @@ var landlockFeatures = []landlockFeature{
 	{"device ioctls outside terminals", 5, true, "ioctls on granted device files are not restricted"},
 	{"signals to processes outside the cage", 6, true, "the cage can signal your other processes"},
 	{"abstract unix sockets served outside the cage", 6, true, "the cage can connect to abstract sockets outside"},
-	{"named unix sockets outside the grants", 9, false, "the cage can connect to any named unix socket it can name (docker, dbus, X11)"},
-	{"UDP ports", 10, false, "UDP is limited only by the seccomp filter (deny or allow, not per port)"},
+	{namedUnixSockets, 9, false, "the cage can connect to any named unix socket it can name (docker, dbus, X11)"},
+	{landlockUDP, 10, false, "UDP is limited only by the seccomp filter (deny or allow, not per port)"},
 }
 
 // LandlockProtections lists the Landlock-backed protections on a kernel that
@@ -93,8 +93,6 @@ func CheckABI(abi int, bestEffort bool) ([]Protection, error) {
 // landlockGaps are what Landlock does not restrict on any ABI aicage knows,
 // and nothing unprivileged closes: said plainly rather than implied away.
 var landlockGaps = []Protection{
-	{Name: "listening on an ephemeral TCP port (listen() without bind())", State: "missing",
-		Why: "Landlock checks bind(), not the kernel's autobind on listen(); a caged server can accept inbound connections on a random port"},
 	{Name: "file metadata outside the grants (chmod, utimes, xattrs of your own files)", State: "missing",
 		Why: "Landlock does not restrict metadata changes; contents stay unreadable and unwritable"},
 }
@@ -114,11 +112,48 @@ var supervisorProtections = []Protection{
 		Why: "only the git dirs present at entry are guarded; run git in them outside with care"},
 }
 
+// Names of the protections the connect broker keeps.
+const (
+	namedUnixSockets = "named unix sockets outside the grants"
+	landlockUDP      = "UDP ports"
+	brokerAddresses  = "TCP and UDP to loopback, LAN and link-local addresses (the cloud metadata service) unless listed in [network] hosts"
+	brokerListen     = "listening on an ephemeral TCP port (listen() without bind())"
+)
+
+// brokerProtections are what the connect broker keeps when it runs
+// (brokered), and what is open without it.
+func brokerProtections(abi int, brokered bool) []Protection {
+	if brokered {
+		return []Protection{
+			{Name: brokerAddresses, State: "enforced", Why: "brokered: the supervisor judges every connect and addressed send (seccomp user notification)"},
+			{Name: brokerListen, State: "enforced", Why: "brokered: listen() on a socket with no bound port is refused"},
+		}
+	}
+	why := "no connect broker (it needs the seccomp filter, seccomp user notification and pidfd_getfd, Linux 5.6+)"
+	return []Protection{
+		{Name: brokerAddresses, State: "missing", Why: why + "; Landlock's port rules know no addresses"},
+		{Name: brokerListen, State: "missing", Why: why + "; Landlock checks bind(), not the kernel's autobind on listen(): a caged server can accept inbound connections on a random port"},
+	}
+}
+
 // Protections lists every protection and its state on a kernel offering
-// abi, for a policy whose UDP setting is udp.
-func Protections(abi int, udp string) []Protection {
+// abi, for a policy whose UDP setting is udp, with or without the connect
+// broker.
+func Protections(abi int, udp string, brokered bool) []Protection {
 	out := LandlockProtections(abi)
-	out = append(out, seccompProtections(abi, udp)...)
+	for i := range out {
+		if !brokered || out[i].State == "enforced" {
+			continue
+		}
+		switch out[i].Name {
+		case namedUnixSockets:
+			out[i].State, out[i].Why = "enforced", "brokered: the supervisor judges every connect and addressed send (seccomp user notification)"
+		case landlockUDP:
+			out[i].State, out[i].Why = "enforced", "brokered: the supervisor judges every UDP destination ([network] udp)"
+		}
+	}
+	out = append(out, brokerProtections(abi, brokered)...)
+	out = append(out, seccompProtections(abi, udp, brokered)...)
 	out = append(out, supervisorProtections...)
 	if abi > 0 {
 		out = append(out, landlockGaps...)

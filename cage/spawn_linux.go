@@ -268,12 +268,12 @@ func (p *Policy) seccompOptions() seccomp.Options {
 }
 
 // seccompProtections describes the filter's rules for status and doctor.
-func seccompProtections(abi int, udp string) []Protection {
+func seccompProtections(abi int, udp string, brokered bool) []Protection {
 	if udp == "" {
 		udp = "deny"
 	}
 	var out []Protection
-	for _, r := range seccomp.Rules(seccomp.Options{UDP: udp, LandlockUDP: abi >= 10}) {
+	for _, r := range seccomp.Rules(seccomp.Options{UDP: udp, LandlockUDP: abi >= 10, Broker: brokered}) {
 		p := Protection{Name: "seccomp: " + r.Name, State: r.State, Why: r.Why}
 		if r.Closes != "" {
 			p.Name += " (" + r.Closes + ")"

@@ -181,9 +181,16 @@ func copyFile(from string, home *os.Root, to string, mode fs.FileMode) error {
 }
 
 // WriteHomeFile writes a file of aicage's into the private home, through
-// os.Root, so that a symlink planted there cannot redirect it.
+// os.Root from the project root (or the state directory outside it), so
+// that a symlink planted there — even the private home itself replaced by
+// one while the command runs — cannot redirect it.
 func WriteHomeFile(p *Policy, rel string, data []byte) error {
-	home, err := os.OpenRoot(p.Home)
+	r, homeRel, err := stateRoot(p, filepath.Base(p.Home))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	home, err := r.OpenRoot(homeRel)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ func doctorAction(c *cli.Context) error {
 	w := c.App.Writer
 	fmt.Fprintf(w, "landlock: ABI %d (aicage needs %d for every protection it promises, uses up to %d)\n",
 		abi, cage.RequiredABI, cage.MaxABI)
-	prots := cage.Protections(abi, "dns")
+	prots := cage.Protections(abi, "dns", seccomp.Supported() == nil && seccomp.BrokerSupported() == nil)
 	printProtections(w, prots)
 	if _, err := cage.CheckABI(abi, false); err != nil {
 		fmt.Fprintln(w)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aicage/aicage/cage"
+	"github.com/aicage/aicage/cage/broker"
 	"github.com/aicage/aicage/cage/integrity"
 	"github.com/aicage/aicage/project"
 	"github.com/urfave/cli/v2"
@@ -44,6 +45,8 @@ type report struct {
 	Connect     []cage.Port       `json:"connect"`
 	Bind        []cage.Port       `json:"bind"`
 	UDP         string            `json:"udp"`
+	Broker      *broker.Policy    `json:"broker"`        // what the connect broker allows; null without it
+	Refused     []broker.Refusal  `json:"last_refusals"` // the newest entries of the broker's log
 	Env         []string          `json:"env"` // names only: values may be secrets
 	Skipped     []cage.Skipped    `json:"skipped"`
 	Protected   []string          `json:"protected"`     // restored if changed from inside
@@ -148,7 +151,9 @@ func fillFromPolicy(r *report, pol *cage.Policy) {
 		name, _, _ := strings.Cut(kv, "=")
 		r.Env = append(r.Env, name)
 	}
-	r.Protections = cage.Protections(r.LandlockABI, pol.UDP)
+	r.Protections = cage.Protections(r.LandlockABI, pol.UDP, pol.Broker != nil && !pol.NoSeccomp)
+	r.Broker = pol.Broker
+	r.Refused = lastRefusals(pol, maxRefusalsShown)
 }
 
 // insideReport shows what the supervisor recorded at entry: inside, the
@@ -163,7 +168,7 @@ func insideReport(r *report) (*report, error) {
 	if err == nil && json.Unmarshal(data, &pol) == nil {
 		fillFromPolicy(r, &pol)
 	} else {
-		r.Protections = cage.Protections(r.LandlockABI, "")
+		r.Protections = cage.Protections(r.LandlockABI, "", false)
 		r.Error = "the policy recorded at entry is not readable"
 	}
 	return r, nil
@@ -209,6 +214,7 @@ func printReport(w io.Writer, r *report) {
 	printPackages(w, r.Packages)
 	fmt.Fprintln(w, "\nnetwork:")
 	fmt.Fprintf(w, "  connect %s\n  bind    %s\n  udp     %s\n", ports(r.Connect), ports(r.Bind), r.UDP)
+	printBroker(w, r)
 	fmt.Fprintf(w, "\nenvironment: %s\n", strings.Join(r.Env, " "))
 	if !r.InsideCage {
 		fmt.Fprintln(w, "\nprotected (restored when changed from inside):")
@@ -224,6 +230,37 @@ func printReport(w io.Writer, r *report) {
 	printProtections(w, r.Protections)
 	if r.Error != "" {
 		fmt.Fprintf(w, "\nnote: %s\n", r.Error)
+	}
+}
+
+// maxRefusalsShown is how many of the broker's refusals status shows.
+const maxRefusalsShown = 10
+
+// printBroker shows what the connect broker allows and what it refused.
+func printBroker(w io.Writer, r *report) {
+	if r.Broker == nil {
+		fmt.Fprintln(w, "  broker  none: Landlock's port rules alone decide")
+		return
+	}
+	for _, u := range r.Broker.Unix {
+		fmt.Fprintf(w, "  unix    %s %s  (%s)\n", u.Kind, u.Path, u.Source)
+	}
+	for _, h := range r.Broker.Hosts {
+		fmt.Fprintf(w, "  host    %s  (%s)\n", h, h.Source)
+	}
+	if r.Broker.UDP == "dns" {
+		var rs []string
+		for _, a := range r.Broker.Resolvers {
+			rs = append(rs, a.String())
+		}
+		fmt.Fprintf(w, "  dns     port 53 of %s\n", strings.Join(rs, ", "))
+	}
+	if len(r.Refused) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nrefused by the connect broker (newest last, at most %d):\n", maxRefusalsShown)
+	for _, x := range r.Refused {
+		fmt.Fprintf(w, "  %s %s %s[%d] %s: %s\n", x.Time.Format("2006-01-02 15:04:05"), x.Op, x.Command, x.PID, x.Dest, x.Rule)
 	}
 }
 
