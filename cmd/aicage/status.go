@@ -47,7 +47,7 @@ type report struct {
 	UDP         string            `json:"udp"`
 	Broker      *broker.Policy    `json:"broker"`        // what the connect broker allows; null without it
 	Refused     []broker.Refusal  `json:"last_refusals"` // the newest entries of the broker's log
-	Env         []string          `json:"env"` // names only: values may be secrets
+	Env         []string          `json:"env"`           // names only: values may be secrets
 	Skipped     []cage.Skipped    `json:"skipped"`
 	Protected   []string          `json:"protected"`     // restored if changed from inside
 	Restores    []string          `json:"last_restores"` // what the last session undid
