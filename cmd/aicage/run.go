@@ -161,19 +161,18 @@ func enter(c *cli.Context, req request) error {
 	status, err := cage.Run(pol, cage.RunOptions{
 		// The snapshot is complete before the command starts, so nothing
 		// in the cage runs before it.
+		// The policy is recorded for 'aicage status' inside meanwhile, so
+		// that it is there before anything inside can ask.
 		Ready: func() (err error) {
 			handed = true
-			stopWatch, err = watch.wait(host, pol)
-			return err
-		},
-		// Written while the command runs, for 'aicage status' inside.
-		Started: func(int) {
 			go func() {
 				defer close(recorded)
 				recordPolicy(pol)
 			}()
+			stopWatch, err = watch.wait(host, pol)
+			<-recorded
+			return err
 		},
-		Exited:  func() { <-recorded },
 		Refused: refused.add,
 	})
 	stopWatch()
