@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +23,10 @@ type Broker struct {
 	stopOnce   sync.Once
 	selfPID    int32
 	abstractMu sync.Mutex
+	recvMu     sync.Mutex
+	pidfdMu    sync.Mutex
+	pidfds     map[int]int  // tid → pidfd
+	idle       atomic.Int32 // loops polling
 }
 
 // Start serves the listener from a goroutine of its own.
@@ -31,7 +36,15 @@ func Start(o Options) (*Broker, error) {
 		unix.Close(o.Listener)
 		return nil, err
 	}
-	b := &Broker{o: o, stopR: p[0], stopW: p[1], done: make(chan struct{}), selfPID: int32(os.Getpid())}
+	b := &Broker{o: o, stopR: p[0], stopW: p[1], done: make(chan struct{}), pidfds: map[int]int{}, selfPID: int32(os.Getpid())}
+	// Linux 6.6: the kernel hands the CPU straight from the trapped thread
+	// to the broker and back, instead of waking each on another CPU.
+	if os.Getenv("AICAGE_BROKER_NOSYNC") == "" {
+		unix.Syscall(unix.SYS_IOCTL, uintptr(o.Listener), unix.SECCOMP_IOCTL_NOTIF_SET_FLAGS, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
+	}
+	// Linux 6.6: the kernel hands the CPU straight from the trapped thread
+	// to the broker and back, instead of waking each on another CPU.
+	unix.Syscall(unix.SYS_IOCTL, uintptr(o.Listener), unix.SECCOMP_IOCTL_NOTIF_SET_FLAGS, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
 	go b.serve()
 	return b, nil
 }
@@ -53,8 +66,25 @@ func (b *Broker) Stop() {
 	})
 }
 
+// Each notification is answered on the loop that took it: handing it to
+// another goroutine costs more than the answer itself on a small machine.
+// So that a call that blocks (a connect to a slow host) holds up no other,
+// a loop that takes a notification makes sure another one is polling, and
+// a loop that finds others idle after its answer ends.
+
+// serve runs the first two loops; Stop waits for the first.
 func (b *Broker) serve() {
 	defer close(b.done)
+	b.idle.Add(2)
+	b.inflight.Add(1)
+	go func() {
+		defer b.inflight.Done()
+		b.loop()
+	}()
+	b.loop()
+}
+
+func (b *Broker) loop() {
 	fds := []unix.PollFd{{Fd: int32(b.o.Listener), Events: unix.POLLIN}, {Fd: int32(b.stopR), Events: unix.POLLIN}}
 	for {
 		fds[0].Revents, fds[1].Revents = 0, 0
@@ -73,24 +103,51 @@ func (b *Broker) serve() {
 			}
 			continue
 		}
-		var n notif
-		if err := recv(b.o.Listener, &n); err != nil {
-			continue // ENOENT: the caller died before we took it; EINTR
+		n, ok := b.take()
+		if !ok {
+			continue
 		}
-		b.inflight.Add(1)
-		go b.handle(n)
+		if b.idle.Add(-1) == 0 {
+			b.inflight.Add(1)
+			b.idle.Add(1)
+			go func() {
+				defer b.inflight.Done()
+				b.loop()
+			}()
+		}
+		b.handle(n)
+		if b.idle.Load() >= 2 {
+			return // others are polling; a polling loop never ends but on Stop
+		}
+		b.idle.Add(1)
 	}
 }
 
+// take receives a notification if one is pending. The loops take turns,
+// and look again under the lock, so that RECV, which blocks until a
+// notification comes, never waits for one another loop took.
+func (b *Broker) take() (notif, bool) {
+	b.recvMu.Lock()
+	defer b.recvMu.Unlock()
+	fd := []unix.PollFd{{Fd: int32(b.o.Listener), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fd, 0); err != nil || n == 0 || fd[0].Revents&unix.POLLIN == 0 {
+		return notif{}, false
+	}
+	var n notif
+	if err := recv(b.o.Listener, &n); err != nil {
+		return notif{}, false // ENOENT: the caller died before we took it
+	}
+	return n, true
+}
+
 func (b *Broker) handle(n notif) {
-	defer b.inflight.Done()
 	resp := notifResp{id: n.id}
 	if int(n.pid) == b.o.InDomainTID {
 		// The in-domain thread performing an abstract-socket call for the
 		// cage: its arguments live in the supervisor's memory.
 		resp.flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 	} else {
-		c := &call{b: b, n: &n, tid: int(n.pid), pidfd: -1}
+		c := &call{b: b, n: &n, tid: int(n.pid)}
 		val, err := c.run()
 		c.close()
 		if err != nil {
@@ -112,19 +169,15 @@ func errnoOf(err error) syscall.Errno {
 
 // call is one notification being answered.
 type call struct {
-	b     *Broker
-	n     *notif
-	tid   int
-	pidfd int
-	fds   []int // fds taken from the caller, closed at the end
+	b   *Broker
+	n   *notif
+	tid int
+	fds []int // fds taken from the caller, closed at the end
 }
 
 func (c *call) close() {
 	for _, fd := range c.fds {
 		unix.Close(fd)
-	}
-	if c.pidfd >= 0 {
-		unix.Close(c.pidfd)
 	}
 }
 
@@ -147,7 +200,9 @@ func (c *call) run() (int64, error) {
 }
 
 // valid checks that the caller still waits in this call, so that what was
-// read of its memory and /proc entries was its own.
+// read of its memory and /proc entries, and the fds taken through its
+// pidfd, were its own: every call checks once its reads are done, before
+// it acts.
 func (c *call) valid() error {
 	if err := idValid(c.b.o.Listener, c.n.id); err != nil {
 		return unix.EINTR // the caller is gone; the answer goes nowhere
@@ -161,25 +216,53 @@ func (c *call) sock(fd uint64) (int, error) {
 	if int32(fd) < 0 { // an int in the kernel: the low half
 		return -1, unix.EBADF
 	}
-	if c.pidfd < 0 {
-		pidfd, err := openPidfd(c.tid)
+	for fresh := false; ; fresh = true {
+		pidfd, err := c.b.pidfd(c.tid, fresh)
 		if err != nil {
-			return -1, unix.EINTR
+			return -1, unix.EINTR // the caller is gone
 		}
-		c.pidfd = pidfd
-		if err := c.valid(); err != nil {
-			return -1, err
-		}
-	}
-	s, err := unix.PidfdGetfd(c.pidfd, int(int32(fd)), 0)
-	if err != nil {
-		if errors.Is(err, unix.EBADF) {
+		s, err := unix.PidfdGetfd(pidfd, int(int32(fd)), 0)
+		switch {
+		case err == nil:
+			c.fds = append(c.fds, s)
+			return s, nil
+		case errors.Is(err, unix.ESRCH) && !fresh:
+			continue // a cached pidfd of a thread that is gone: the tid is another's now
+		case errors.Is(err, unix.EBADF):
 			return -1, unix.EBADF
 		}
 		return -1, err
 	}
-	c.fds = append(c.fds, s)
-	return s, nil
+}
+
+// maxPidfds bounds the cache of pidfds.
+const maxPidfds = 1024
+
+// pidfd returns a pidfd for the caller's thread, cached: a pidfd names one
+// thread for good, so a stale one fails (ESRCH) and is opened again, never
+// names another. What it returns is checked by the call's valid().
+func (b *Broker) pidfd(tid int, fresh bool) (int, error) {
+	b.pidfdMu.Lock()
+	defer b.pidfdMu.Unlock()
+	if fd, ok := b.pidfds[tid]; ok && !fresh {
+		return fd, nil
+	}
+	if fd, ok := b.pidfds[tid]; ok {
+		unix.Close(fd)
+		delete(b.pidfds, tid)
+	}
+	if len(b.pidfds) >= maxPidfds {
+		for t, fd := range b.pidfds {
+			unix.Close(fd)
+			delete(b.pidfds, t)
+		}
+	}
+	fd, err := openPidfd(tid)
+	if err != nil {
+		return -1, err
+	}
+	b.pidfds[tid] = fd
+	return fd, nil
 }
 
 func (c *call) mem(addr uint64, n int) ([]byte, error) {

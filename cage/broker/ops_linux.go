@@ -224,6 +224,9 @@ func (c *call) connect() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := c.valid(); err != nil {
+		return 0, err
+	}
 	t, err := c.judge("connect", sockfd, raw, false)
 	if err != nil {
 		return 0, err
@@ -261,6 +264,9 @@ func (c *call) sendto() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := c.valid(); err != nil {
+		return 0, err
+	}
 	flags := uintptr(uint32(c.arg(3)))
 	r, err := c.do(t, unix.SYS_SENDTO, uintptr(sockfd), ptr(data), uintptr(len(data)), flags, ptr(t.addr), uintptr(len(t.addr)))
 	runtime.KeepAlive(data)
@@ -271,6 +277,9 @@ func (c *call) sendto() (int64, error) {
 func (c *call) listen() (int64, error) {
 	sockfd, err := c.sock(c.arg(0))
 	if err != nil {
+		return 0, err
+	}
+	if err := c.valid(); err != nil {
 		return 0, err
 	}
 	sa, err := unix.Getsockname(sockfd)

@@ -66,6 +66,9 @@ func (c *call) readMsg(op string, sockfd int, addr uint64, flags uint32) (*messa
 			return nil, err
 		}
 	}
+	if err := c.valid(); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
