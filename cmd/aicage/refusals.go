@@ -15,27 +15,32 @@ import (
 const refusalsFile = "network.log"
 
 // refusals records what the broker refused and tells the terminal once per
-// destination.
+// destination. The log is opened at the first refusal: a session that is
+// refused nothing writes nothing.
 type refusals struct {
-	mu   sync.Mutex
-	f    *os.File
-	seen map[string]bool
+	pol    *cage.Policy
+	mu     sync.Mutex
+	f      *os.File
+	opened bool
+	seen   map[string]bool
 }
 
 func newRefusals(pol *cage.Policy) *refusals {
-	r := &refusals{seen: map[string]bool{}}
-	if f, err := cage.OpenStateLog(pol, refusalsFile); err == nil {
-		r.f = f
-	} else {
-		warningf("cannot keep the network log: %v", err)
-	}
-	return r
+	return &refusals{pol: pol, seen: map[string]bool{}}
 }
 
 func (r *refusals) add(x broker.Refusal) {
 	line, _ := json.Marshal(x)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.opened {
+		r.opened = true
+		f, err := cage.OpenStateLog(r.pol, refusalsFile)
+		if err != nil {
+			warningf("cannot keep the network log: %v", err)
+		}
+		r.f = f
+	}
 	if r.f != nil {
 		r.f.Write(append(line, '\n'))
 	}
