@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aicage/aicage/cage/broker"
+	"github.com/aicage/aicage/cage/proxy"
 )
 
 // network compiles [network]: Landlock's port rules, and what the connect
@@ -49,6 +50,10 @@ func (c *compiler) network() {
 		b.Unix = append(b.Unix, broker.UnixRule{Path: path, Kind: kind, Source: u.Source})
 	}
 	b.Resolvers = c.resolvers()
+	if c.spec.Egress == "proxy" {
+		b.Egress = "proxy"
+		c.p.Egress = &Egress{Domains: append([]proxy.Domain{}, c.spec.Domains...)}
+	}
 	c.p.Broker = b
 }
 

@@ -1,6 +1,9 @@
 package cage
 
-import "github.com/aicage/aicage/cage/broker"
+import (
+	"github.com/aicage/aicage/cage/broker"
+	"github.com/aicage/aicage/cage/proxy"
+)
 
 // Policy is the compiled cage: everything the starting thread needs to lock
 // itself down and exec the command, and everything `aicage status` shows.
@@ -24,6 +27,8 @@ type Policy struct {
 	// Broker is what the connect broker allows; nil leaves connections to
 	// Landlock's port rules alone.
 	Broker *broker.Policy `json:",omitempty"`
+	// Egress is the proxy mode's allowlist; nil in direct mode.
+	Egress *Egress `json:",omitempty"`
 
 	Argv []string // argv[0] is the resolved program
 	Dir  string   // working directory inside the cage
@@ -36,6 +41,12 @@ type Policy struct {
 	Skipped []Skipped // grants that were not applied, with why
 
 	Packages []Package `json:",omitempty"` // [exec] packages with their closures, for status
+}
+
+// Egress is [network] egress = "proxy": the cage reaches the outside only
+// through the supervisor's proxy, for these names.
+type Egress struct {
+	Domains []proxy.Domain
 }
 
 // Rule grants Access on one path; LS (listing a directory, no file in it)

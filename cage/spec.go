@@ -1,6 +1,9 @@
 package cage
 
-import "github.com/aicage/aicage/cage/broker"
+import (
+	"github.com/aicage/aicage/cage/broker"
+	"github.com/aicage/aicage/cage/proxy"
+)
 
 // Spec is the input of Compile: one project's configuration after the
 // project package has decoded it, resolved its profile chain and merged the
@@ -36,6 +39,11 @@ type Spec struct {
 	// Hosts are [network] hosts: loopback, LAN and link-local addresses
 	// the cage may reach.
 	Hosts []broker.HostRule
+	// Egress is [network] egress: "proxy" sends every outside connection
+	// through the supervisor's proxy, which allows Domains only; "direct"
+	// (or "") keeps the port rules.
+	Egress  string
+	Domains []proxy.Domain
 
 	Env      []EnvVar // [env] pass/files/set, resolved by the caller in precedence order (later wins)
 	SSHAgent bool     // [ssh] agent: forward $SSH_AUTH_SOCK

@@ -5,7 +5,10 @@ import (
 	"strings"
 
 	"github.com/aicage/aicage/cage/broker"
+	"github.com/aicage/aicage/cage/proxy"
 )
+
+var egressModes = []string{"direct", "proxy"}
 
 // Checks that need nothing but the decoded file: ports, udp values, names,
 // the spelling of paths. Each error points at the value at fault.
@@ -119,6 +122,14 @@ func checkSections(w where, s *Sections) error {
 		if _, err := broker.ParseHost(h); err != nil {
 			return w.at("network", "hosts", item(i)).errorf(`write an address or range with an optional port: "127.0.0.1:5432", "10.0.0.0/8:22", "[::1]:8080"`, "%v", err)
 		}
+	}
+	for i, d := range s.Network.Domains {
+		if _, err := proxy.ParseDomain(d); err != nil {
+			return w.at("network", "domains", item(i)).errorf(`write a host name, "*." and a name, and an optional port: "api.anthropic.com", "*.github.com", "ghcr.io:443"`, "%v", err)
+		}
+	}
+	if e := s.Network.Egress; e != nil && !contains(egressModes, *e) {
+		return w.at("network", "egress").errorf("", "%q is not an egress mode, expected \"direct\" or \"proxy\"%s", *e, didYouMean(*e, egressModes))
 	}
 	for i, u := range s.Network.Unix {
 		if !strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "~") && !strings.HasPrefix(u, "$ORIG_HOME") {

@@ -49,8 +49,10 @@ type Network struct {
 	Connect []int    `toml:"connect"`
 	Bind    []int    `toml:"bind"`
 	UDP     *string  `toml:"udp"`
-	Hosts   []string `toml:"hosts"` // loopback, LAN and link-local addresses the broker lets through
-	Unix    []string `toml:"unix"`  // unix sockets outside the cage's own directories
+	Hosts   []string `toml:"hosts"`   // loopback, LAN and link-local addresses the broker lets through
+	Unix    []string `toml:"unix"`    // unix sockets outside the cage's own directories
+	Domains []string `toml:"domains"` // host names the egress proxy lets through
+	Egress  *string  `toml:"egress"`  // "direct" | "proxy"
 }
 
 // Env is [env].

@@ -81,7 +81,7 @@ func TestParseErrors(t *testing.T) {
 		hint string
 	}{
 		{"malformed", "[network\nconnect = [1]\n", []string{f + ":1:9:", "expected ']'"}, ""},
-		{"unknown key", "[network]\nconect = [443]\n", []string{f + ":2:1: network.conect:", `unknown key "conect"`, `did you mean "connect"?`}, "[network] takes: connect, bind, udp, hosts, unix"},
+		{"unknown key", "[network]\nconect = [443]\n", []string{f + ":2:1: network.conect:", `unknown key "conect"`, `did you mean "connect"?`}, "[network] takes: connect, bind, udp, hosts, unix, domains, egress"},
 		{"unknown table", "[netwrk]\nconnect = [443]\n", []string{f + ":1:2: netwrk:", `did you mean "network"?`}, ""},
 		{"unknown top-level key", "profil = \"offline\"\n", []string{f + ":1:1: profil:", `did you mean "profile"?`}, ""},
 		{"key in the wrong section", "connect = [443]\n", []string{f + ":1:1: connect:", `unknown key "connect"`}, "connect belongs in [network]"},
@@ -94,6 +94,8 @@ func TestParseErrors(t *testing.T) {
 		{"port zero", "[network]\nbind = [0]\n", []string{f + ":2:9: network.bind[0]:", "port 0 is out of range"}, ""},
 		{"host not an address", "[network]\nhosts = [\"127.0.0.1:5432\", \"db.local:5432\"]\n", []string{f + ":2:28: network.hosts[1]:", `"db.local" is not an IP address`}, `write an address or range with an optional port: "127.0.0.1:5432", "10.0.0.0/8:22", "[::1]:8080"`},
 		{"host range with host bits", "[network]\nhosts = [\"10.0.0.1/8:22\"]\n", []string{f + ":2:10: network.hosts[0]:", "did you mean 10.0.0.0/8?"}, `write an address or range with an optional port: "127.0.0.1:5432", "10.0.0.0/8:22", "[::1]:8080"`},
+		{"domain with a path", "[network]\ndomains = [\"http://x.com\"]\n", []string{f + ":2:12: network.domains[0]:", "is not a host name"}, `write a host name, "*." and a name, and an optional port: "api.anthropic.com", "*.github.com", "ghcr.io:443"`},
+		{"egress mode", "[network]\negress = \"proxi\"\n", []string{f + ":2:10: network.egress:", `"proxi" is not an egress mode`, `did you mean "proxy"?`}, ""},
 		{"unix relative", "[network]\nunix = [\"run/x.sock\"]\n", []string{f + ":2:9: network.unix[0]:", `"run/x.sock" is not an absolute path`}, "write an absolute path or one under ~; sockets inside the project are allowed already"},
 		{"command port", "[commands.x]\nargv = [\"x\"]\n[commands.x.network]\nconnect = [99999]\n", []string{f + ":4:12: commands.x.network.connect[0]:", "out of range"}, ""},
 		{"udp value", "[network]\nudp = \"dsn\"\n", []string{f + ":2:7: network.udp:", `"dsn" is not a UDP policy`, `did you mean "dns"?`}, ""},

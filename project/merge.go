@@ -42,6 +42,8 @@ type merged struct {
 	copy, link    []written
 	connect, bind []portGrant
 	hosts, unix   []written
+	domains       []written
+	egress        scalar[string]
 	udp           scalar[string]
 	sshAgent      scalar[bool]
 	execSystem    scalar[bool]
@@ -92,6 +94,8 @@ func (m *merged) add(l layer) {
 	m.bind = unionPorts(m.bind, l, s.Network.Bind, "bind")
 	m.hosts = union(m.hosts, l, s.Network.Hosts, "network", "hosts")
 	m.unix = union(m.unix, l, s.Network.Unix, "network", "unix")
+	m.domains = union(m.domains, l, s.Network.Domains, "network", "domains")
+	override(&m.egress, s.Network.Egress, l.source)
 	m.packages = union(m.packages, l, s.Exec.Packages, "exec", "packages")
 	m.pass = union(m.pass, l, s.Env.Pass, "env", "pass")
 	m.files = union(m.files, l, s.Env.Files, "env", "files")

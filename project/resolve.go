@@ -11,6 +11,7 @@ import (
 
 	"github.com/aicage/aicage/cage"
 	"github.com/aicage/aicage/cage/broker"
+	"github.com/aicage/aicage/cage/proxy"
 )
 
 // Options are what the command line adds to a config.
@@ -258,6 +259,12 @@ func (pl *plan) project(h Host, opts Options) (*Project, error) {
 		s.Hosts = append(s.Hosts, r)
 	}
 	s.Unix = entries(m.unix, abs)
+	for _, d := range m.domains {
+		r, _ := proxy.ParseDomain(d.value) // checked at decoding
+		r.Source = d.source
+		s.Domains = append(s.Domains, r)
+	}
+	s.Egress = m.egress.value
 	env, err := pl.env(h)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,10 @@ type Policy struct {
 	Bind      []int        `json:"bind"`      // TCP ports the cage may listen on
 	UDP       string       `json:"udp"`       // "deny" | "dns" | "allow"
 	Resolvers []netip.Addr `json:"resolvers"` // /etc/resolv.conf's nameservers, for udp = "dns"
+	// Egress "proxy" lets TCP out only to Proxy (the supervisor's egress
+	// proxy) and [network] hosts, and UDP only to [network] hosts.
+	Egress string         `json:"egress,omitempty"`
+	Proxy  netip.AddrPort `json:"proxy,omitzero"`
 }
 
 // Kinds of UnixRule.
@@ -88,6 +92,9 @@ func (p *Policy) UnixPath(path string) Verdict {
 // Inet judges a TCP connect (udp false) or a UDP destination.
 func (p *Policy) Inet(udp bool, ap netip.AddrPort) Verdict {
 	a, port := ap.Addr().Unmap(), int(ap.Port())
+	if p.Egress == "proxy" {
+		return p.viaProxy(udp, a, port)
+	}
 	if udp {
 		switch p.UDP {
 		case "allow":
@@ -116,6 +123,26 @@ func (p *Policy) Inet(udp bool, ap netip.AddrPort) Verdict {
 		return allow(fmt.Sprintf("port %d in [network] connect", port))
 	}
 	return refuse(fmt.Sprintf("port %d is not in [network] connect of .aicage.toml", port))
+}
+
+// viaProxy judges a destination when the egress proxy is the way out.
+func (p *Policy) viaProxy(udp bool, a netip.Addr, port int) Verdict {
+	if !udp && p.Proxy.IsValid() && netip.AddrPortFrom(a, uint16(port)) == p.Proxy {
+		return allow("the egress proxy")
+	}
+	if h, ok := p.host(a, port, udp); ok {
+		return allow("[network] hosts " + h.String())
+	}
+	if udp {
+		return refuse(`egress = "proxy": UDP goes nowhere but [network] hosts (the proxy resolves names)`)
+	}
+	return refuse(`egress = "proxy": connections go through the proxy (HTTPS_PROXY); list loopback or LAN services in [network] hosts of .aicage.toml`)
+}
+
+// Listed tells whether [network] hosts lists a destination.
+func (p *Policy) Listed(udp bool, ap netip.AddrPort) bool {
+	_, ok := p.host(ap.Addr().Unmap(), int(ap.Port()), udp)
+	return ok
 }
 
 func (p *Policy) host(a netip.Addr, port int, udp bool) (HostRule, bool) {

@@ -152,3 +152,27 @@ func TestParseHost(t *testing.T) {
 		}
 	}
 }
+
+func TestInetViaProxy(t *testing.T) {
+	p := testPolicy("dns")
+	p.Egress = "proxy"
+	p.Proxy = netip.MustParseAddrPort("127.0.0.1:40000")
+	for _, tc := range []struct {
+		udp  bool
+		dest string
+		want bool
+	}{
+		{false, "127.0.0.1:40000", true},
+		{false, "127.0.0.1:40001", false},
+		{false, "1.2.3.4:443", false},
+		{false, "127.0.0.1:5432", true},
+		{true, "127.0.0.1:40000", false},
+		{true, "127.0.0.53:53", false},
+		{true, "9.9.9.9:53", false},
+		{true, "192.168.1.5:5353", true},
+	} {
+		if got := p.Inet(tc.udp, netip.MustParseAddrPort(tc.dest)); got.Allow != tc.want {
+			t.Errorf("udp=%v %s: %+v, want allow %v", tc.udp, tc.dest, got, tc.want)
+		}
+	}
+}

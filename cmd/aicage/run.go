@@ -156,6 +156,11 @@ func enter(c *cli.Context, req request) error {
 	}
 	refused := newRefusals(pol)
 	defer refused.close()
+	stopEgress, err := startEgress(pol, host, refused)
+	if err != nil {
+		return err
+	}
+	defer stopEgress()
 	stopWatch := func() {}
 	recorded := make(chan struct{})
 	status, err := cage.Run(pol, cage.RunOptions{

@@ -46,6 +46,7 @@ type report struct {
 	Bind        []cage.Port       `json:"bind"`
 	UDP         string            `json:"udp"`
 	Broker      *broker.Policy    `json:"broker"`        // what the connect broker allows; null without it
+	Egress      *cage.Egress      `json:"egress"`        // the proxy's allowlist; null in direct mode
 	Refused     []broker.Refusal  `json:"last_refusals"` // the newest entries of the broker's log
 	Env         []string          `json:"env"`           // names only: values may be secrets
 	Skipped     []cage.Skipped    `json:"skipped"`
@@ -152,7 +153,7 @@ func fillFromPolicy(r *report, pol *cage.Policy) {
 		r.Env = append(r.Env, name)
 	}
 	r.Protections = cage.Protections(r.LandlockABI, pol.UDP, pol.Broker != nil && !pol.NoSeccomp)
-	r.Broker = pol.Broker
+	r.Broker, r.Egress = pol.Broker, pol.Egress
 	r.Refused = lastRefusals(pol, maxRefusalsShown)
 }
 
@@ -248,7 +249,15 @@ func printBroker(w io.Writer, r *report) {
 	for _, h := range r.Broker.Hosts {
 		fmt.Fprintf(w, "  host    %s  (%s)\n", h, h.Source)
 	}
-	if r.Broker.UDP == "dns" {
+	if r.Egress != nil {
+		fmt.Fprintln(w, "  egress  proxy: only these names, through the supervisor's proxy")
+		for _, d := range r.Egress.Domains {
+			fmt.Fprintf(w, "  domain  %s  (%s)\n", d, d.Source)
+		}
+	} else {
+		fmt.Fprintln(w, "  egress  direct: public addresses on the connect ports")
+	}
+	if r.Broker.UDP == "dns" && r.Egress == nil {
 		var rs []string
 		for _, a := range r.Broker.Resolvers {
 			rs = append(rs, a.String())
