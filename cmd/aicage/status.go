@@ -154,6 +154,7 @@ func fillFromPolicy(r *report, pol *cage.Policy) {
 	}
 	r.Protections = cage.Protections(r.LandlockABI, pol.UDP, pol.Broker != nil && !pol.NoSeccomp)
 	r.Broker, r.Egress = pol.Broker, pol.Egress
+	r.Protections = append(r.Protections, egressProtection(pol))
 	r.Refused = lastRefusals(pol, maxRefusalsShown)
 }
 
@@ -232,6 +233,23 @@ func printReport(w io.Writer, r *report) {
 	if r.Error != "" {
 		fmt.Fprintf(w, "\nnote: %s\n", r.Error)
 	}
+}
+
+// egressProtection says whether traffic is limited to host names.
+func egressProtection(pol *cage.Policy) cage.Protection {
+	p := cage.Protection{Name: "traffic only to the host names in [network] domains (egress proxy)"}
+	switch {
+	case pol.Egress != nil && pol.Broker != nil && !pol.NoSeccomp:
+		p.State = "enforced"
+		p.Why = "the supervisor's proxy sees host names and ports, never TLS contents; an allowed host is allowed whole"
+	case pol.Egress != nil:
+		p.State = "missing"
+		p.Why = `egress = "proxy" needs the connect broker, which is not running here`
+	default:
+		p.State = "missing"
+		p.Why = `egress = "direct": any public host on an allowed port; set egress = "proxy" and [network] domains (the agent templates do)`
+	}
+	return p
 }
 
 // maxRefusalsShown is how many of the broker's refusals status shows.
