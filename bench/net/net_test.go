@@ -11,6 +11,7 @@ package net
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // calls is how many calls each run makes.
@@ -171,6 +173,92 @@ func mid(v []float64) float64 {
 		}
 	}
 	return s[len(s)/2]
+}
+
+// BenchmarkProxyDownload: curl downloads 100 MB from a loopback server,
+// uncaged and direct, and in a cage with egress = "proxy" through the
+// supervisor's proxy (forwarded and tunnelled), as curl's own
+// speed_download; and the supervisor's resident memory meanwhile.
+func BenchmarkProxyDownload(b *testing.B) {
+	w := setup(b)
+	if _, err := exec.LookPath("curl"); err != nil {
+		b.Skip("curl is not installed")
+	}
+	big, err := bigSink()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(big)
+	proj := filepath.Join(w.dir, "proxyproj")
+	os.MkdirAll(proj, 0o755)
+	cfg := fmt.Sprintf("[network]\negress = \"proxy\"\ndomains = [\"big.test:%s\"]\n", port)
+	os.WriteFile(filepath.Join(proj, ".aicage.toml"), []byte(cfg), 0o644)
+	hosts := filepath.Join(w.dir, "hosts")
+	os.WriteFile(hosts, []byte("127.0.0.1 big.test\n"), 0o644)
+	env := append(append([]string(nil), w.env...), "AICAGE_TESTONLY_HOSTS="+hosts, "AICAGE_TESTONLY_PUBLIC=127.0.0.1")
+	run := func(argv ...string) float64 {
+		c := exec.Command(argv[0], argv[1:]...)
+		c.Dir, c.Env = proj, env
+		out, err := c.Output()
+		if err != nil {
+			b.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+		}
+		v, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+		return v / (1 << 20)
+	}
+	allow := exec.Command(w.aicage, "allow")
+	allow.Dir, allow.Env = proj, env
+	if out, err := allow.CombinedOutput(); err != nil {
+		b.Fatalf("allow: %v\n%s", err, out)
+	}
+	curl := []string{"curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{speed_download}"}
+	var direct, fwd, tun []float64
+	var rss float64
+	for range 3 {
+		direct = append(direct, run(append(curl, "--noproxy", "*", "http://"+big+"/big")...))
+		fwd = append(fwd, run(append([]string{w.aicage, "run", "--"}, append(curl, "http://big.test:"+port+"/big")...)...))
+		tun = append(tun, run(append([]string{w.aicage, "run", "--"}, append(curl, "--proxytunnel", "http://big.test:"+port+"/big")...)...))
+	}
+	// The supervisor's memory with the proxy serving a download.
+	c := exec.Command(w.aicage, "run", "--", "sh", "-c", "curl -sS -o /dev/null --limit-rate 50M http://big.test:"+port+"/big")
+	c.Dir, c.Env = proj, env
+	if err := c.Start(); err == nil {
+		time.Sleep(time.Second)
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Process.Pid)); err == nil {
+			for _, line := range strings.Split(string(st), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+					kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+					rss = kb / 1024
+				}
+			}
+		}
+		c.Wait()
+	}
+	d, f, t := mid(direct), mid(fwd), mid(tun)
+	b.ReportMetric(d, "direct-MB/s")
+	b.ReportMetric(f, "forwarded-MB/s")
+	b.ReportMetric(t, "tunnelled-MB/s")
+	b.ReportMetric(f/d, "forwarded/direct")
+	b.ReportMetric(t/d, "tunnelled/direct")
+	b.ReportMetric(rss, "supervisor-MB")
+}
+
+// bigSink serves 100 MB at /big.
+func bigSink() (string, error) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	chunk := make([]byte, 1<<20)
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(100<<20))
+		for range 100 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	return l.Addr().String(), nil
 }
 
 func BenchmarkConnectTCP(b *testing.B)  { compare(b, "connect", setup(b).tcp) }
