@@ -50,6 +50,7 @@ func (c *compiler) network() {
 		b.Unix = append(b.Unix, broker.UnixRule{Path: path, Kind: kind, Source: u.Source})
 	}
 	b.Resolvers = c.resolvers()
+	c.p.Credentials = append([]Credential(nil), c.spec.Credentials...)
 	if c.spec.Egress == "proxy" {
 		b.Egress = "proxy"
 		c.p.Egress = &Egress{Domains: append([]proxy.Domain{}, c.spec.Domains...)}

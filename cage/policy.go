@@ -29,6 +29,8 @@ type Policy struct {
 	Broker *broker.Policy `json:",omitempty"`
 	// Egress is the proxy mode's allowlist; nil in direct mode.
 	Egress *Egress `json:",omitempty"`
+	// Credentials are injected by the supervisor's endpoint.
+	Credentials []Credential `json:",omitempty"`
 
 	Argv []string // argv[0] is the resolved program
 	Dir  string   // working directory inside the cage
@@ -41,6 +43,18 @@ type Policy struct {
 	Skipped []Skipped // grants that were not applied, with why
 
 	Packages []Package `json:",omitempty"` // [exec] packages with their closures, for status
+}
+
+// Credential is one [credentials.NAME] as configured; the secret itself is
+// read at entry by the caller and never enters a Policy.
+type Credential struct {
+	Name        string `json:"name"`
+	Source      string `json:"source"`
+	Upstream    string `json:"upstream"`
+	UpstreamEnv string `json:"upstream_env,omitempty"`
+	Header      string `json:"header"`
+	BaseURLEnv  string `json:"base_url_env"`
+	KeyEnv      string `json:"key_env"`
 }
 
 // Egress is [network] egress = "proxy": the cage reaches the outside only

@@ -44,6 +44,8 @@ type Spec struct {
 	// (or "") keeps the port rules.
 	Egress  string
 	Domains []proxy.Domain
+	// Credentials are [credentials.NAME]: keys kept outside the cage.
+	Credentials []Credential
 
 	Env      []EnvVar // [env] pass/files/set, resolved by the caller in precedence order (later wins)
 	SSHAgent bool     // [ssh] agent: forward $SSH_AUTH_SOCK

@@ -1,10 +1,13 @@
 package project
 
 import (
+	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/aicage/aicage/cage/broker"
+	"github.com/aicage/aicage/cage/inject"
 	"github.com/aicage/aicage/cage/proxy"
 )
 
@@ -74,6 +77,12 @@ func (c *Config) check() error {
 			return err
 		}
 	}
+	for _, name := range sortedKeys(c.Credentials) {
+		w := where{file: c.File, pos: c.pos, prefix: []string{"credentials", name}}
+		if err := checkCredential(w, name, c.Credentials[name]); err != nil {
+			return err
+		}
+	}
 	for _, name := range sortedKeys(c.Profiles) {
 		w := where{file: c.File, pos: c.pos, prefix: []string{"profiles", name}}
 		if !validName(name) {
@@ -85,6 +94,53 @@ func (c *Config) check() error {
 		if err := checkSections(w, &c.Profiles[name].Sections); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func checkCredential(w where, name string, c *Credential) error {
+	if !validName(name) {
+		return w.at().errorf("", "%q is not a valid credential name, expected letters, digits, '.', '_' and '-'", name)
+	}
+	for _, req := range []struct{ key, value string }{
+		{"source", c.Source}, {"upstream", c.Upstream}, {"header", c.Header}, {"base_url_env", c.BaseURLEnv}, {"key_env", c.KeyEnv},
+	} {
+		if req.value == "" {
+			return w.at().errorf("see the claude template ('aicage init --template claude --force' in a scratch directory) for a complete one",
+				"credential %s has no %s", name, req.key)
+		}
+	}
+	if err := inject.CheckSource(c.Source); err != nil {
+		return w.at("source").errorf(`"env:ANTHROPIC_API_KEY" reads your shell's variable, "file:~/.config/key" a file, "command:pass show anthropic" a command's output`, "%v", err)
+	}
+	if err := checkUpstream(c.Upstream); err != nil {
+		return w.at("upstream").errorf("", "%v", err)
+	}
+	if _, _, err := inject.ParseHeader(c.Header); err != nil {
+		return w.at("header").errorf("", "%v", err)
+	}
+	for _, e := range []struct{ key, value string }{{"base_url_env", c.BaseURLEnv}, {"key_env", c.KeyEnv}, {"upstream_env", c.UpstreamEnv}} {
+		if e.value != "" {
+			if err := checkEnvName(w.at(e.key), e.value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkUpstream wants an https URL, or http to this machine (a local model
+// server), with no query or fragment.
+func checkUpstream(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q is not an upstream URL like https://api.anthropic.com", s)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1"):
+	default:
+		return fmt.Errorf("%q: the key travels to the upstream, so it must be https (or http to this machine)", s)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ type Config struct {
 	Sections
 	Commands map[string]*Command    `toml:"commands"`
 	Profiles map[string]*ProfileDef `toml:"profiles"`
+	// Credentials are kept outside the cage and injected on the way out.
+	Credentials map[string]*Credential `toml:"credentials"`
 
 	pos *positions // where each key and value was written
 }
@@ -82,6 +84,19 @@ type Protect struct {
 type Lifecycle struct {
 	OnCreate *string `toml:"on_create"`
 	OnEnter  *string `toml:"on_enter"`
+}
+
+// Credential is [credentials.NAME]: an API key that never enters the cage.
+// The supervisor serves a local endpoint for Upstream; BaseURLEnv points the
+// cage at it, KeyEnv holds a placeholder, and the endpoint puts the real
+// secret (read from Source outside the cage) into Header.
+type Credential struct {
+	Source      string `toml:"source"`       // "env:NAME", "file:PATH", "command:CMD"
+	Upstream    string `toml:"upstream"`     // "https://api.anthropic.com"
+	UpstreamEnv string `toml:"upstream_env"` // an outside variable that, when set, is the upstream (a gateway)
+	Header      string `toml:"header"`       // "x-api-key: {}", "Authorization: Bearer {}"
+	BaseURLEnv  string `toml:"base_url_env"` // the variable the cage gets the endpoint in
+	KeyEnv      string `toml:"key_env"`      // the variable the cage gets the placeholder in
 }
 
 // Command is [commands.NAME].

@@ -35,6 +35,10 @@ func Grants(cfg *Config, h Host) ([]Grant, error) {
 		out = append(out, Grant{"shell " + cfg.Shell, "config"})
 	}
 	out = append(out, render(pl.m, "")...)
+	for _, name := range sortedKeys(cfg.Credentials) {
+		c := cfg.Credentials[name]
+		out = append(out, Grant{"credential " + name + ": " + c.Source + " → " + c.Header + " to " + c.Upstream + " (the cage gets " + c.BaseURLEnv + " and a placeholder in " + c.KeyEnv + ")", "config"})
+	}
 	for _, name := range sortedKeys(cfg.Commands) {
 		if _, err := newPlan(cfg, h, root, Options{Command: name}); err != nil {
 			return nil, err
@@ -73,6 +77,18 @@ func render(m *merged, only string) []Grant {
 	}
 	for _, p := range m.bind {
 		add("bind "+strconv.Itoa(p.port), p.source)
+	}
+	for _, h := range m.hosts {
+		add("host "+h.value, h.source)
+	}
+	for _, u := range m.unix {
+		add("unix socket "+u.value, u.source)
+	}
+	if m.egress.value == "proxy" && (only == "" || m.egress.source == only) {
+		add("egress through the proxy only", m.egress.source)
+	}
+	for _, d := range m.domains {
+		add("domain "+d.value, d.source)
 	}
 	agent := map[bool]string{true: "ssh agent", false: "no ssh agent"}[m.sshAgent.value]
 	system := map[bool]string{true: "exec system", false: "no exec system"}[m.execSystem.value]

@@ -70,6 +70,13 @@ func Resolve(cfg *Config, h Host, opts Options) (*Project, error) {
 		return nil, err
 	}
 	p.ConfigPath = cfg.File
+	for _, name := range sortedKeys(cfg.Credentials) {
+		c := cfg.Credentials[name]
+		p.Spec.Credentials = append(p.Spec.Credentials, cage.Credential{
+			Name: name, Source: c.Source, Upstream: c.Upstream, UpstreamEnv: c.UpstreamEnv,
+			Header: c.Header, BaseURLEnv: c.BaseURLEnv, KeyEnv: c.KeyEnv,
+		})
+	}
 	if opts.Command != "" {
 		p.Spec.Argv = append(append([]string(nil), cfg.Commands[opts.Command].Argv...), opts.Args...)
 		p.Command = opts.Command

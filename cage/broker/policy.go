@@ -20,8 +20,10 @@ type Policy struct {
 	Resolvers []netip.Addr `json:"resolvers"` // /etc/resolv.conf's nameservers, for udp = "dns"
 	// Egress "proxy" lets TCP out only to Proxy (the supervisor's egress
 	// proxy) and [network] hosts, and UDP only to [network] hosts.
-	Egress string         `json:"egress,omitempty"`
-	Proxy  netip.AddrPort `json:"proxy,omitzero"`
+	Egress string `json:"egress,omitempty"`
+	// Supervisor are the supervisor's own loopback services the cage may
+	// reach in any mode: the egress proxy, the credential endpoint.
+	Supervisor []netip.AddrPort `json:"supervisor,omitempty"`
 }
 
 // Kinds of UnixRule.
@@ -92,6 +94,9 @@ func (p *Policy) UnixPath(path string) Verdict {
 // Inet judges a TCP connect (udp false) or a UDP destination.
 func (p *Policy) Inet(udp bool, ap netip.AddrPort) Verdict {
 	a, port := ap.Addr().Unmap(), int(ap.Port())
+	if !udp && slices.Contains(p.Supervisor, netip.AddrPortFrom(a, uint16(port))) {
+		return allow("the supervisor's own service")
+	}
 	if p.Egress == "proxy" {
 		return p.viaProxy(udp, a, port)
 	}
@@ -127,9 +132,6 @@ func (p *Policy) Inet(udp bool, ap netip.AddrPort) Verdict {
 
 // viaProxy judges a destination when the egress proxy is the way out.
 func (p *Policy) viaProxy(udp bool, a netip.Addr, port int) Verdict {
-	if !udp && p.Proxy.IsValid() && netip.AddrPortFrom(a, uint16(port)) == p.Proxy {
-		return allow("the egress proxy")
-	}
 	if h, ok := p.host(a, port, udp); ok {
 		return allow("[network] hosts " + h.String())
 	}

@@ -156,7 +156,7 @@ func TestParseHost(t *testing.T) {
 func TestInetViaProxy(t *testing.T) {
 	p := testPolicy("dns")
 	p.Egress = "proxy"
-	p.Proxy = netip.MustParseAddrPort("127.0.0.1:40000")
+	p.Supervisor = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:40000")}
 	for _, tc := range []struct {
 		udp  bool
 		dest string

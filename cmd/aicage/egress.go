@@ -43,25 +43,34 @@ func startEgress(pol *cage.Policy, host cage.Host, refused *refusals) (stop func
 			refused.add(broker.Refusal{Time: time.Now(), Op: "proxy", Dest: dest, Rule: rule})
 		},
 	}
-	if f := os.Getenv(testOnlyHostsEnv); f != "" {
-		names, err := readHosts(f)
-		if err != nil {
-			return nil, fail(err)
-		}
-		cfg.Resolve = func(_ context.Context, name string) ([]netip.Addr, error) {
-			if a, ok := names[strings.ToLower(name)]; ok {
-				return a, nil
-			}
-			return nil, fmt.Errorf("%s: no such host (%s)", name, testOnlyHostsEnv)
-		}
+	if cfg.Resolve, err = testResolver(); err != nil {
+		return nil, fail(err)
 	}
 	p, err := proxy.Start(cfg)
 	if err != nil {
 		return nil, fail(err)
 	}
-	pol.Broker.Proxy = p.Addr()
+	pol.Broker.Supervisor = append(pol.Broker.Supervisor, p.Addr())
 	pol.Env = setEnv(pol.Env, proxyEnv(p.URL(), host.Self))
 	return p.Close, nil
+}
+
+// testResolver resolves from the test-only hosts file; nil without one.
+func testResolver() (func(context.Context, string) ([]netip.Addr, error), error) {
+	f := os.Getenv(testOnlyHostsEnv)
+	if f == "" {
+		return nil, nil
+	}
+	names, err := readHosts(f)
+	if err != nil {
+		return nil, err
+	}
+	return func(_ context.Context, name string) ([]netip.Addr, error) {
+		if a, ok := names[strings.ToLower(name)]; ok {
+			return a, nil
+		}
+		return nil, fmt.Errorf("%s: no such host (%s)", name, testOnlyHostsEnv)
+	}, nil
 }
 
 // publicAddr is what the proxy takes for a public address: what the broker

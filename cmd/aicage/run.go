@@ -161,6 +161,11 @@ func enter(c *cli.Context, req request) error {
 		return err
 	}
 	defer stopEgress()
+	stopCredentials, err := startCredentials(pol, host)
+	if err != nil {
+		return err
+	}
+	defer stopCredentials()
 	stopWatch := func() {}
 	recorded := make(chan struct{})
 	status, err := cage.Run(pol, cage.RunOptions{

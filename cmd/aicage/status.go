@@ -47,6 +47,7 @@ type report struct {
 	UDP         string            `json:"udp"`
 	Broker      *broker.Policy    `json:"broker"`        // what the connect broker allows; null without it
 	Egress      *cage.Egress      `json:"egress"`        // the proxy's allowlist; null in direct mode
+	Credentials []credentialState `json:"credentials"`   // keys injected by the supervisor, never printed
 	Refused     []broker.Refusal  `json:"last_refusals"` // the newest entries of the broker's log
 	Env         []string          `json:"env"`           // names only: values may be secrets
 	Skipped     []cage.Skipped    `json:"skipped"`
@@ -154,6 +155,7 @@ func fillFromPolicy(r *report, pol *cage.Policy) {
 	}
 	r.Protections = cage.Protections(r.LandlockABI, pol.UDP, pol.Broker != nil && !pol.NoSeccomp)
 	r.Broker, r.Egress = pol.Broker, pol.Egress
+	r.Credentials = credentialStates(pol.Credentials, r.InsideCage)
 	r.Protections = append(r.Protections, egressProtection(pol))
 	r.Refused = lastRefusals(pol, maxRefusalsShown)
 }
@@ -217,6 +219,12 @@ func printReport(w io.Writer, r *report) {
 	fmt.Fprintln(w, "\nnetwork:")
 	fmt.Fprintf(w, "  connect %s\n  bind    %s\n  udp     %s\n", ports(r.Connect), ports(r.Bind), r.UDP)
 	printBroker(w, r)
+	if len(r.Credentials) > 0 {
+		fmt.Fprintln(w, "\ncredentials (the cage holds a placeholder, the supervisor the key):")
+		for _, c := range r.Credentials {
+			fmt.Fprintf(w, "  %s: %s → %s to %s\n", c.Name, c.State, c.Header, c.Upstream)
+		}
+	}
 	fmt.Fprintf(w, "\nenvironment: %s\n", strings.Join(r.Env, " "))
 	if !r.InsideCage {
 		fmt.Fprintln(w, "\nprotected (restored when changed from inside):")
