@@ -72,6 +72,17 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 		}
 		return 0, errors.Join(readyErr, pr.err)
 	}
+	// The thread that starts the command stays in the command's Landlock
+	// domain, and Landlock lets a domain ptrace its own members: a caged
+	// process could otherwise attach to that thread (or read
+	// /proc/PID/task/TID/environ and mem) and so reach the whole
+	// supervisor. A process that is not dumpable can be ptraced only with
+	// CAP_SYS_PTRACE, which the cage never has. The command is dumpable
+	// again after its execve, as every program is.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		pr.l.close()
+		return 0, fmt.Errorf("making the supervisor undumpable: %w", err)
+	}
 	// The supervisor adopts every orphan of the cage, so that nothing the
 	// cage starts outlives the session (double fork, setsid, daemons).
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
