@@ -58,8 +58,9 @@ func (e *ExecError) Hint() string {
 type lockdown struct {
 	ruleset int    // Landlock ruleset fd; -1 without Landlock
 	flags   uint32 // for landlock_restrict_self
-	seccomp []unix.SockFilter
-	broker  bool // install the filter with a user-notification listener
+	// seccomp is the filter's options, nil without a filter; the starting
+	// thread builds it with its own thread id as the guard.
+	seccomp *seccomp.Options
 }
 
 // prepareLockdown opens the granted paths into a Landlock ruleset and
@@ -67,14 +68,11 @@ type lockdown struct {
 func (p *Policy) prepareLockdown() (*lockdown, error) {
 	l := &lockdown{ruleset: -1}
 	if !p.NoSeccomp {
-		l.broker = p.Broker != nil
-		prog, err := seccomp.Program(p.seccompOptions())
-		if err != nil {
+		opts := p.seccompOptions()
+		if _, err := seccomp.Program(opts); err != nil {
 			return nil, err
 		}
-		if l.seccomp, err = seccomp.Filter(prog); err != nil {
-			return nil, err
-		}
+		l.seccomp = &opts
 	}
 	if p.ABI > 0 {
 		fd, flags, err := p.landlockRuleset()
@@ -105,13 +103,22 @@ func (l *lockdown) apply() (listener int, err error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return -1, fmt.Errorf("setting no_new_privs: %w", err)
 	}
-	switch {
-	case l.seccomp != nil && l.broker:
-		if listener, err = seccomp.InstallFilterListener(l.seccomp); err != nil {
+	if l.seccomp != nil {
+		opts := *l.seccomp
+		opts.Guard = uint32(unix.Gettid())
+		prog, err := seccomp.Program(opts)
+		if err != nil {
 			return -1, err
 		}
-	case l.seccomp != nil:
-		if err := seccomp.InstallFilter(l.seccomp, 0); err != nil {
+		filter, err := seccomp.Filter(prog)
+		if err != nil {
+			return -1, err
+		}
+		if opts.Broker {
+			if listener, err = seccomp.InstallFilterListener(filter); err != nil {
+				return -1, err
+			}
+		} else if err := seccomp.InstallFilter(filter, 0); err != nil {
 			return -1, err
 		}
 	}
@@ -273,7 +280,7 @@ func seccompProtections(abi int, udp string, brokered bool) []Protection {
 		udp = "deny"
 	}
 	var out []Protection
-	for _, r := range seccomp.Rules(seccomp.Options{UDP: udp, LandlockUDP: abi >= 10, Broker: brokered}) {
+	for _, r := range seccomp.Rules(seccomp.Options{UDP: udp, LandlockUDP: abi >= 10, Broker: brokered, Guard: 1}) {
 		p := Protection{Name: "seccomp: " + r.Name, State: r.State, Why: r.Why}
 		if r.Closes != "" {
 			p.Name += " (" + r.Closes + ")"

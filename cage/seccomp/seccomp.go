@@ -58,6 +58,16 @@ type Options struct {
 	// and sendmmsg(2), and listen(2) to the supervisor's connect broker
 	// (SECCOMP_RET_USER_NOTIF), which decides and performs them.
 	Broker bool
+	// Guard is the thread id of the supervisor's thread that starts the
+	// command, which stays in the command's Landlock domain (0: none).
+	// Landlock lets a domain signal its own members, and a fatal signal
+	// to that thread ends the whole supervisor, so the filter refuses every
+	// call that signals one thread by id when the id is Guard: kill, tkill,
+	// tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_open; and the two
+	// whose target it cannot see: pidfd_send_signal (ENOSYS, as on kernels
+	// before 5.1, so programs fall back to kill) and fcntl F_SETOWN_EX
+	// (EINVAL; a signal-driven file's owner by thread id).
+	Guard uint32
 }
 
 // SeccompRule describes one protection of the filter for `aicage status` and
@@ -93,6 +103,7 @@ const (
 	seccompRuleKeyrings  = "kernel keyrings"
 	seccompRuleIOURing   = "io_uring"
 	seccompRuleBroker    = "connect broker"
+	seccompRuleGuard     = "supervisor thread"
 )
 
 // seccompRuleTable is the description of every rule, in the order status
@@ -111,6 +122,7 @@ var seccompRuleTable = []struct{ name, closes string }{
 	{seccompRuleUDP, ""}, // depends on the options, see seccompUDPRule
 	{seccompRuleKeyrings, "add_key, request_key and keyctl: the kernel keyrings hold secrets shared by every process of your user, out of Landlock's reach"},
 	{seccompRuleIOURing, "io_uring, whose operations never pass through this filter (sockets, sends with MSG_FASTOPEN), refused with ENOSYS so programs fall back"},
+	{seccompRuleGuard, "signals to the supervisor's thread that started the command, which shares the cage's Landlock domain: a fatal one would end the supervisor and its integrity watch"},
 	{seccompRuleBroker, "connect, addressed sends and listen handed to the supervisor, which judges its own copy of the address and performs the call: named unix sockets outside the cage, loopback, LAN and metadata addresses, UDP beyond the resolvers, listen() autobind"},
 }
 
@@ -123,6 +135,9 @@ type seccompArch struct {
 
 	socket, socketpair, ioctl                 uint32
 	connect, listen                           uint32
+	kill, tkill, tgkill, fcntl                uint32
+	rtSigqueueinfo, rtTgsigqueueinfo          uint32
+	pidfdOpen, pidfdSendSignal                uint32
 	sendto, sendmsg, sendmmsg                 uint32
 	addKey, requestKey, keyctl                uint32
 	ioURingSetup, ioURingEnter, ioURingRegist uint32
@@ -137,6 +152,9 @@ var seccompArches = []seccompArch{
 		goarch: "amd64", audit: 0xc000003e, x32: true, // AUDIT_ARCH_X86_64
 		socket: 41, socketpair: 53, ioctl: 16,
 		connect: 42, listen: 50,
+		kill: 62, tkill: 200, tgkill: 234, fcntl: 72,
+		rtSigqueueinfo: 129, rtTgsigqueueinfo: 297,
+		pidfdOpen: 434, pidfdSendSignal: 424,
 		sendto: 44, sendmsg: 46, sendmmsg: 307,
 		addKey: 248, requestKey: 249, keyctl: 250,
 		ioURingSetup: 425, ioURingEnter: 426, ioURingRegist: 427,
@@ -145,6 +163,9 @@ var seccompArches = []seccompArch{
 		goarch: "arm64", audit: 0xc00000b7, // AUDIT_ARCH_AARCH64
 		socket: 198, socketpair: 199, ioctl: 29,
 		connect: 203, listen: 201,
+		kill: 129, tkill: 130, tgkill: 131, fcntl: 25,
+		rtSigqueueinfo: 138, rtTgsigqueueinfo: 240,
+		pidfdOpen: 434, pidfdSendSignal: 424,
 		sendto: 206, sendmsg: 211, sendmmsg: 269,
 		addKey: 217, requestKey: 218, keyctl: 219,
 		ioURingSetup: 425, ioURingEnter: 426, ioURingRegist: 427,
@@ -205,7 +226,7 @@ func seccompRules(opts Options, unsupported error) []Rule {
 	var out []Rule
 	for _, d := range seccompRuleTable {
 		r := Rule{Name: d.name, Closes: d.closes, State: "enforced"}
-		if d.name == seccompRuleBroker && !opts.Broker {
+		if d.name == seccompRuleBroker && !opts.Broker || d.name == seccompRuleGuard && opts.Guard == 0 {
 			continue
 		}
 		if d.name == seccompRuleUDP {
@@ -258,6 +279,7 @@ const (
 	seccompRetAllow       = 0x7fff0000
 
 	seccompEPERM           = 1
+	seccompEINVAL          = 22
 	seccompENOSYS          = 38
 	seccompEPROTONOSUPPORT = 93
 	seccompEOPNOTSUPP      = 95
@@ -284,6 +306,8 @@ const (
 	seccompNetlinkRoute = 0
 
 	seccompMsgFastOpen = 0x20000000
+
+	seccompFSetOwnEx = 15
 )
 
 // Offsets in struct seccomp_data.
@@ -335,6 +359,20 @@ func seccompBuild(arch *seccompArch, opts Options, omit map[string]bool) ([]bpf.
 		a.jeq(arch.connect, a.ret(seccompRetUserNotif), "")
 		a.jeq(arch.listen, a.ret(seccompRetUserNotif), "")
 	}
+	guard := opts.Guard != 0 && on(seccompRuleGuard)
+	if guard {
+		for _, c := range []struct {
+			nr  uint32
+			arg string
+		}{
+			{arch.kill, "guard0"}, {arch.tkill, "guard0"}, {arch.rtSigqueueinfo, "guard0"}, {arch.pidfdOpen, "guard0"},
+			{arch.tgkill, "guard1"}, {arch.rtTgsigqueueinfo, "guard1"},
+		} {
+			a.jeq(c.nr, c.arg, "")
+		}
+		a.jeq(arch.pidfdSendSignal, a.errno(seccompENOSYS), "")
+		a.jeq(arch.fcntl, "fcntl", "")
+	}
 	if on(seccompRuleKeyrings) {
 		for _, nr := range []uint32{arch.addKey, arch.requestKey, arch.keyctl} {
 			a.jeq(nr, a.errno(seccompEPERM), "")
@@ -351,6 +389,19 @@ func seccompBuild(arch *seccompArch, opts Options, omit map[string]bool) ([]bpf.
 	seccompIoctlBlock(a, on)
 	if on(seccompRuleFastOpen) || broker {
 		seccompSendBlocks(a, on(seccompRuleFastOpen), broker)
+	}
+	if guard {
+		for _, b := range []struct {
+			label string
+			arg   int
+		}{{"guard0", 0}, {"guard1", 1}} {
+			a.label(b.label)
+			a.load(seccompArgLow(b.arg)) // a pid_t
+			a.jeq(opts.Guard, a.errno(seccompEPERM), a.allow())
+		}
+		a.label("fcntl")
+		a.load(seccompArgLow(1)) // the command, an unsigned int
+		a.jeq(seccompFSetOwnEx, a.errno(seccompEINVAL), a.allow())
 	}
 	return a.assemble()
 }

@@ -141,6 +141,24 @@ var seccompCases = []seccompCase{
 	{name: "sendmsg", call: "sendmsg", args: [6]uint64{3, 0x1000, 0}, want: retNotify, rule: seccompRuleBroker},
 	{name: "sendmmsg", call: "sendmmsg", args: [6]uint64{3, 0x1000, 2, 0}, want: retNotify, rule: seccompRuleBroker},
 
+	// The supervisor's thread (guard tid 4242 in the tests): only with a guard.
+	{name: "kill the guard", call: "kill", args: [6]uint64{4242, 9}, want: retErrno(seccompEPERM), rule: seccompRuleGuard},
+	{name: "kill the guard, upper bits", call: "kill", args: [6]uint64{upper | 4242, 9}, want: retErrno(seccompEPERM), rule: seccompRuleGuard},
+	{name: "kill another pid", call: "kill", args: [6]uint64{4243, 9}, want: retAllow},
+	{name: "kill the guard's number as a group", call: "kill", args: [6]uint64{0xffffef6e, 9}, want: retAllow},
+	{name: "tkill the guard", call: "tkill", args: [6]uint64{4242, 9}, want: retErrno(seccompEPERM), rule: seccompRuleGuard},
+	{name: "tgkill the guard", call: "tgkill", args: [6]uint64{100, 4242, 9}, want: retErrno(seccompEPERM), rule: seccompRuleGuard},
+	{name: "tgkill a thread of the guard's number's group", call: "tgkill", args: [6]uint64{4242, 100, 9}, want: retAllow},
+	{name: "rt_sigqueueinfo the guard", call: "rtSigqueueinfo", args: [6]uint64{4242, 9}, want: retErrno(seccompEPERM), rule: seccompRuleGuard},
+	{name: "rt_tgsigqueueinfo the guard", call: "rtTgsigqueueinfo", args: [6]uint64{1, 4242, 9}, want: retErrno(seccompEPERM), rule: seccompRuleGuard},
+	{name: "pidfd_open the guard", call: "pidfdOpen", args: [6]uint64{4242, 0}, want: retErrno(seccompEPERM), rule: seccompRuleGuard},
+	{name: "pidfd_open another pid", call: "pidfdOpen", args: [6]uint64{4243, 0}, want: retAllow},
+	{name: "pidfd_send_signal", call: "pidfdSendSignal", args: [6]uint64{3, 9}, want: retErrno(seccompENOSYS), rule: seccompRuleGuard},
+	{name: "fcntl F_SETOWN_EX", call: "fcntl", args: [6]uint64{3, 15, 0x1000}, want: retErrno(seccompEINVAL), rule: seccompRuleGuard},
+	{name: "fcntl F_SETOWN_EX, upper bits", call: "fcntl", args: [6]uint64{3, upper | 15, 0x1000}, want: retErrno(seccompEINVAL), rule: seccompRuleGuard},
+	{name: "fcntl F_SETOWN", call: "fcntl", args: [6]uint64{3, 8, 4242}, want: retAllow},
+	{name: "fcntl F_GETFL", call: "fcntl", args: [6]uint64{3, 3}, want: retAllow},
+
 	// Keyrings and io_uring.
 	{name: "add_key", call: "addKey", want: retErrno(seccompEPERM), rule: seccompRuleKeyrings},
 	{name: "request_key", call: "requestKey", want: retErrno(seccompEPERM), rule: seccompRuleKeyrings},
@@ -168,6 +186,22 @@ func (c seccompCase) nrOn(t *testing.T, arch *seccompArch) uint32 {
 		nr = arch.socketpair
 	case "ioctl":
 		nr = arch.ioctl
+	case "kill":
+		nr = arch.kill
+	case "tkill":
+		nr = arch.tkill
+	case "tgkill":
+		nr = arch.tgkill
+	case "rtSigqueueinfo":
+		nr = arch.rtSigqueueinfo
+	case "rtTgsigqueueinfo":
+		nr = arch.rtTgsigqueueinfo
+	case "pidfdOpen":
+		nr = arch.pidfdOpen
+	case "pidfdSendSignal":
+		nr = arch.pidfdSendSignal
+	case "fcntl":
+		nr = arch.fcntl
 	case "connect":
 		nr = arch.connect
 	case "listen":
@@ -290,10 +324,16 @@ func (c seccompCase) brokered() bool {
 	return false
 }
 
-// expect is the filter's answer with the broker on or off and the rule
-// omitted ("" for none) left out.
-func (c seccompCase) expect(broker bool, omitted string) uint32 {
-	if c.rule != "" && c.rule != omitted && c.rule != seccompRuleBroker {
+// testGuard is the thread id the guard cases protect.
+const testGuard = 4242
+
+// expect is the filter's answer with the broker on or off, a guard or
+// none, and the rule omitted ("" for none) left out.
+func (c seccompCase) expect(broker, guard bool, omitted string) uint32 {
+	if c.rule != "" && c.rule != omitted && c.rule != seccompRuleBroker && c.rule != seccompRuleGuard {
+		return c.want
+	}
+	if c.rule == seccompRuleGuard && guard && omitted != seccompRuleGuard {
 		return c.want
 	}
 	if c.rule != "" && c.rule == omitted && c.whenOmitted != 0 {
@@ -305,13 +345,27 @@ func (c seccompCase) expect(broker bool, omitted string) uint32 {
 	return retAllow
 }
 
+// seccompMode is one shape of the filter the decision tests build.
+type seccompMode struct{ broker, guard bool }
+
+var seccompModes = []seccompMode{{false, false}, {true, false}, {true, true}, {false, true}}
+
+func (m seccompMode) opts(udp string) Options {
+	o := Options{UDP: udp, Broker: m.broker}
+	if m.guard {
+		o.Guard = testGuard
+	}
+	return o
+}
+
 func TestSeccompProgramDecisions(t *testing.T) {
 	for i := range seccompArches {
 		arch := &seccompArches[i]
 		for _, udp := range seccompUDPModes {
-			for _, broker := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%s/udp=%s/broker=%v", arch.goarch, udp, broker), func(t *testing.T) {
-					prog, err := seccompBuild(arch, Options{UDP: udp, Broker: broker}, nil)
+			for _, mode := range seccompModes {
+				broker, guard := mode.broker, mode.guard
+				t.Run(fmt.Sprintf("%s/udp=%s/broker=%v/guard=%v", arch.goarch, udp, broker, guard), func(t *testing.T) {
+					prog, err := seccompBuild(arch, mode.opts(udp), nil)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -320,7 +374,7 @@ func TestSeccompProgramDecisions(t *testing.T) {
 						if !c.applies(arch.goarch, udp) {
 							continue
 						}
-						want := c.expect(broker, "")
+						want := c.expect(broker, guard, "")
 						if got := seccompVMRun(t, vm, arch, c); got != want {
 							t.Errorf("%s: got «%s», want «%s»", c.name, seccompRetString(got), seccompRetString(want))
 						}
@@ -339,8 +393,9 @@ func TestSeccompProgramEachRuleMatters(t *testing.T) {
 		arch := &seccompArches[i]
 		for _, rule := range seccompRuleTable {
 			for _, udp := range seccompUDPModes {
-				for _, broker := range []bool{false, true} {
-					prog, err := seccompBuild(arch, Options{UDP: udp, Broker: broker}, map[string]bool{rule.name: true})
+				for _, mode := range seccompModes {
+					broker, guard := mode.broker, mode.guard
+					prog, err := seccompBuild(arch, mode.opts(udp), map[string]bool{rule.name: true})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -349,10 +404,10 @@ func TestSeccompProgramEachRuleMatters(t *testing.T) {
 						if !c.applies(arch.goarch, udp) {
 							continue
 						}
-						want := c.expect(broker, rule.name)
+						want := c.expect(broker, guard, rule.name)
 						if got := seccompVMRun(t, vm, arch, c); got != want {
-							t.Errorf("%s, udp=%s, broker=%v, without %q: %s: got «%s», want «%s»",
-								arch.goarch, udp, broker, rule.name, c.name, seccompRetString(got), seccompRetString(want))
+							t.Errorf("%s, udp=%s, broker=%v, guard=%v, without %q: %s: got «%s», want «%s»",
+								arch.goarch, udp, broker, guard, rule.name, c.name, seccompRetString(got), seccompRetString(want))
 						}
 					}
 				}
@@ -409,14 +464,15 @@ func TestSeccompRules(t *testing.T) {
 		udp       *Rule // nil: no UDP rule
 		wantRules int
 	}{
-		{Options{UDP: "deny"}, &Rule{State: "enforced"}, len(seccompRuleTable) - 1},
+		{Options{UDP: "deny"}, &Rule{State: "enforced"}, len(seccompRuleTable) - 2},
 		{Options{UDP: "dns"}, &Rule{State: "degraded",
-			Why: "UDP limited to port 53: not enforced, needs Landlock ABI 10; UDP allowed to any port"}, len(seccompRuleTable) - 1},
-		{Options{UDP: "dns", LandlockUDP: true}, &Rule{State: "enforced"}, len(seccompRuleTable) - 1},
-		{Options{UDP: "dns", Broker: true}, &Rule{State: "enforced"}, len(seccompRuleTable)},
-		{Options{UDP: "allow"}, nil, len(seccompRuleTable) - 2},
+			Why: "UDP limited to port 53: not enforced, needs Landlock ABI 10; UDP allowed to any port"}, len(seccompRuleTable) - 2},
+		{Options{UDP: "dns", LandlockUDP: true}, &Rule{State: "enforced"}, len(seccompRuleTable) - 2},
+		{Options{UDP: "dns", Broker: true}, &Rule{State: "enforced"}, len(seccompRuleTable) - 1},
+		{Options{UDP: "dns", Broker: true, Guard: 1}, &Rule{State: "enforced"}, len(seccompRuleTable)},
+		{Options{UDP: "allow"}, nil, len(seccompRuleTable) - 3},
 		{Options{UDP: "sometimes"}, &Rule{State: "missing",
-			Why: `udp = "sometimes": want "deny", "dns" or "allow"`}, len(seccompRuleTable) - 1},
+			Why: `udp = "sometimes": want "deny", "dns" or "allow"`}, len(seccompRuleTable) - 2},
 	} {
 		rules := seccompRules(tc.opts, nil)
 		if len(rules) != tc.wantRules {
