@@ -103,6 +103,8 @@ var supervisorProtections = []Protection{
 	{Name: "processes left behind are killed when the command exits (child subreaper)", State: "enforced"},
 	{Name: "the command is killed if the supervisor is killed", State: "degraded",
 		Why: "the command gets SIGKILL (parent-death signal), but processes it started are adopted by init and live on"},
+	{Name: "the supervisor cannot be traced, read (/proc/PID/environ, mem) or signalled from inside", State: "enforced",
+		Why: "the supervisor is not dumpable, and the seccomp filter refuses signals to its thread in the cage's domain"},
 	{Name: "file descriptors inherited from outside are closed before exec", State: "enforced"},
 	{Name: "capabilities dropped, also when run as root (bounding set, securebits)", State: "enforced"},
 	{Name: "no_new_privs: setuid and file-capability binaries gain nothing", State: "enforced"},
