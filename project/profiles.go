@@ -26,7 +26,10 @@ var builtins = map[string]*ProfileDef{
 		SSH:     SSH{Agent: ptr(true)},
 	}},
 	"devNet": {Extends: "aiAgent", Sections: Sections{
-		Network: Network{Connect: []int{80, 3000, 5000, 8080}, Bind: []int{3000, 5000, 8000, 8080}},
+		// Local dev servers: this machine's loopback on the connect ports
+		// (the connect broker refuses loopback unless listed).
+		Network: Network{Connect: []int{80, 3000, 5000, 8080}, Bind: []int{3000, 5000, 8000, 8080},
+			Hosts: []string{"127.0.0.1", "::1"}},
 	}},
 }
 

@@ -230,7 +230,7 @@ udp = "allow"
 		}
 		return strings.Join(s, ", ")
 	}
-	if got := texts(added); got != "profile devNet, rw ~/.cache/foo, connect 80, connect 3000, connect 5000, connect 8080, bind 3000, bind 5000, bind 8000, bind 8080" {
+	if got := texts(added); got != "profile devNet, rw ~/.cache/foo, connect 80, connect 3000, connect 5000, connect 8080, bind 3000, bind 5000, bind 8000, bind 8080, host 127.0.0.1, host ::1" {
 		t.Errorf("now asks for: %s", got)
 	}
 	if got := texts(removed); got != "profile aiAgent, link ~/.claude" {
