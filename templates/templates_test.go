@@ -52,8 +52,11 @@ func TestTemplatesDecodeStrictly(t *testing.T) {
 			if c == nil || c.Argv[0] != name || c.Description == "" {
 				t.Errorf("[commands.%s] = %+v", name, c)
 			}
-			if len(cfg.Env.Pass) == 0 {
-				t.Error("passes no API key variable")
+			if len(cfg.Env.Pass) == 0 && len(cfg.Credentials) == 0 {
+				t.Error("neither injects nor passes an API key variable")
+			}
+			if cfg.Network.Egress == nil || *cfg.Network.Egress != "proxy" || len(cfg.Network.Domains) == 0 {
+				t.Errorf("egress = %v with %d domains, want the proxy and the agent's hosts", cfg.Network.Egress, len(cfg.Network.Domains))
 			}
 			if len(cfg.Network.Connect) != 1 || cfg.Network.Connect[0] != 443 {
 				t.Errorf("connect = %v", cfg.Network.Connect)
