@@ -34,6 +34,7 @@ type RunOptions struct {
 	Started               func(pid int)
 	Exited                func()
 	Refused               func(broker.Refusal)
+	Trace                 func(phase string)
 }
 
 // Run fails: no cage can be built here.

@@ -29,6 +29,8 @@ type RunOptions struct {
 	// Refused, if set, is told of every call the connect broker refused
 	// (from many goroutines).
 	Refused func(broker.Refusal)
+	// Trace, if set, is told as each phase of the run ends.
+	Trace func(phase string)
 }
 
 // forwarded are the signals the supervisor passes on to the command.
@@ -45,6 +47,10 @@ var forwarded = []os.Signal{
 func Run(p *Policy, opt RunOptions) (int, error) {
 	if opt.Stdin == nil {
 		opt.Stdin, opt.Stdout, opt.Stderr = os.Stdin, os.Stdout, os.Stderr
+	}
+	trace := opt.Trace
+	if trace == nil {
+		trace = func(string) {}
 	}
 	if len(p.Argv) == 0 {
 		return 0, errors.New("bug: the policy has no command")
@@ -66,6 +72,7 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 		readyErr = opt.Ready()
 	}
 	pr := <-prep
+	trace("ruleset, integrity snapshot")
 	if pr.err != nil || readyErr != nil {
 		if pr.l != nil {
 			pr.l.close()
@@ -112,6 +119,7 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 		return 0, err
 	}
 	defer locked.release()
+	trace("supervisor set-up, fork, exec")
 	pid := st.pid
 	if st.listener >= 0 {
 		b, err := broker.Start(broker.Options{
@@ -134,13 +142,16 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 	if opt.Started != nil {
 		opt.Started(pid)
 	}
+	trace("broker start")
 	done := make(chan struct{})
 	go forward(sigs, pid, done)
 	status := waitMain(pid, term)
+	trace("command")
 	close(done)
 	signal.Stop(sigs)
 	term.restore()
 	killLeftovers()
+	trace("leftovers")
 	if opt.Exited != nil {
 		opt.Exited()
 	}

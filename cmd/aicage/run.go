@@ -92,6 +92,8 @@ type request struct {
 // enter resolves the project, checks trust, compiles the policy and runs the
 // command under the supervisor.
 func enter(c *cli.Context, req request) error {
+	tr := newTracer()
+	defer tr.print()
 	h, err := projectHost()
 	if err != nil {
 		return err
@@ -101,6 +103,7 @@ func enter(c *cli.Context, req request) error {
 	if err != nil {
 		return err
 	}
+	tr.phase("resolve and trust")
 	dropped, err := cage.CheckABI(host.ABI, sess.spec.BestEffort)
 	if err != nil {
 		return fail(err)
@@ -139,6 +142,7 @@ func enter(c *cli.Context, req request) error {
 		}
 		return fail(err)
 	}
+	tr.phase("kernel checks, compile")
 	pol.NoSeccomp = noSeccomp
 	if noSeccomp || !brokerOK {
 		pol.Broker = nil
@@ -154,6 +158,7 @@ func enter(c *cli.Context, req request) error {
 			return fail(err)
 		}
 	}
+	tr.phase("state directories")
 	refused := newRefusals(pol)
 	defer refused.close()
 	stopEgress, err := startEgress(pol, host, refused)
@@ -166,6 +171,7 @@ func enter(c *cli.Context, req request) error {
 		return err
 	}
 	defer stopCredentials()
+	tr.phase("proxy, credentials")
 	stopWatch := func() {}
 	recorded := make(chan struct{})
 	status, err := cage.Run(pol, cage.RunOptions{
@@ -184,8 +190,10 @@ func enter(c *cli.Context, req request) error {
 			return err
 		},
 		Refused: refused.add,
+		Trace:   tr.phase,
 	})
 	stopWatch()
+	tr.phase("integrity close")
 	if err != nil {
 		var ee *cage.ExecError
 		if errors.As(err, &ee) {
