@@ -31,6 +31,9 @@ type RunOptions struct {
 	Refused func(broker.Refusal)
 	// Trace, if set, is told as each phase of the run ends.
 	Trace func(phase string)
+	// Spare, if set, names children of the supervisor's own that outlive
+	// the session: they are not the cage's, and are not killed at the end.
+	Spare func(pid int) bool
 }
 
 // forwarded are the signals the supervisor passes on to the command.
@@ -132,7 +135,7 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 			// listener is gone: nothing is let through unjudged.
 			syscall.Kill(-pid, syscall.SIGKILL)
 			waitMain(pid, term)
-			killLeftovers()
+			killLeftovers(opt.Spare)
 			signal.Stop(sigs)
 			term.restore()
 			return 0, fmt.Errorf("starting the connect broker: %w", err)
@@ -150,7 +153,7 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 	close(done)
 	signal.Stop(sigs)
 	term.restore()
-	killLeftovers()
+	killLeftovers(opt.Spare)
 	trace("leftovers")
 	if opt.Exited != nil {
 		opt.Exited()
@@ -202,9 +205,9 @@ func waitMain(pid int, term *terminal) int {
 	}
 }
 
-// killLeftovers kills and reaps every process still below the supervisor.
-// The usual case, nothing left, costs one wait4.
-func killLeftovers() {
+// killLeftovers kills and reaps every process still below the supervisor
+// but those spare names. The usual case, nothing left, costs one wait4.
+func killLeftovers(spare func(int) bool) {
 	for {
 		wpid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
 		switch {
@@ -217,10 +220,17 @@ func killLeftovers() {
 		}
 		// Children are alive: kill them, then wait for one to die (a child
 		// between exit and zombie is not listed, but the wait sees it).
+		var killed []int
 		for _, k := range children() {
-			syscall.Kill(k, syscall.SIGKILL)
+			if spare == nil || !spare(k) {
+				syscall.Kill(k, syscall.SIGKILL)
+				killed = append(killed, k)
+			}
 		}
-		if _, err := syscall.Wait4(-1, nil, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
+		if len(killed) == 0 {
+			return // only spared children are left
+		}
+		if _, err := syscall.Wait4(killed[0], nil, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) && !errors.Is(err, syscall.ECHILD) {
 			return
 		}
 	}

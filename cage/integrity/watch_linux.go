@@ -232,6 +232,22 @@ func (w *Watcher) sync() {
 	}
 }
 
+// DupInotify returns a new descriptor (close-on-exec) of the watcher's
+// inotify instance, or -1 when it has none. A process that holds one past
+// aicage's exit makes the kernel's teardown of the instance — which waits
+// for an SRCU grace period, up to 20 ms — happen there, not between the
+// command's exit and the user's prompt.
+func (w *Watcher) DupInotify() int {
+	if w.nfy == nil {
+		return -1
+	}
+	fd, err := unix.FcntlInt(uintptr(w.nfy.fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
 // Close stops watching, verifies and restores the whole set once more,
 // writes the session's restores to the store for LastSession and returns
 // them, oldest first. The error reports what could not be restored or

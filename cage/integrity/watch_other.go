@@ -18,5 +18,8 @@ func Start(storeDir string, set Set, report func(Event)) (*Watcher, error) {
 // Close does nothing.
 func (w *Watcher) Close() ([]Event, error) { return nil, nil }
 
+// DupInotify returns -1: there is no inotify here.
+func (w *Watcher) DupInotify() int { return -1 }
+
 // Restored is 0.
 func (w *Watcher) Restored() int { return 0 }

@@ -31,6 +31,9 @@ func watchIntegrity(host cage.Host, root string, protect []string) (stop func(),
 	if err != nil {
 		return nil, fail(err)
 	}
+	if fd := w.DupInotify(); fd >= 0 {
+		holdPastExit(fd)
+	}
 	return func() {
 		events, err := w.Close()
 		if err != nil {

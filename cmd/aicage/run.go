@@ -191,6 +191,7 @@ func enter(c *cli.Context, req request) error {
 		},
 		Refused: refused.add,
 		Trace:   tr.phase,
+		Spare:   isHolder,
 	})
 	stopWatch()
 	tr.phase("integrity close")
