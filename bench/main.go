@@ -115,7 +115,9 @@ func run() error {
 	}
 	host, _ := os.Hostname()
 	out, _ := exec.Command("uname", "-r").Output()
-	fmt.Printf("machine: %s, Linux %s, %d cores; %s\n\n", host, strings.TrimSpace(string(out)), numCPU(), time.Now().Format(time.DateOnly))
+	fmt.Printf("machine: %s, Linux %s, %d cores; %s\n", host, strings.TrimSpace(string(out)), numCPU(), time.Now().Format(time.DateOnly))
+	before := loadAvg()
+	fmt.Printf("load average before: %.2f\n\n", before)
 	var rows []row
 	entry, err := w.entry()
 	if err != nil {
@@ -129,8 +131,28 @@ func run() error {
 	}
 	rows = append(rows, work...)
 	rows = append(rows, w.memory())
-	printTable(rows)
+	after := loadAvg()
+	busy := max(before, after) > 0.5*float64(numCPU())
+	printTable(rows, !busy)
+	fmt.Printf("\nload average before %.2f, after %.2f (%d cores)\n", before, after, numCPU())
+	if busy {
+		fmt.Println("the machine was busy (load above 0.5 per core): no verdict; these numbers are not to be quoted")
+	}
 	return nil
+}
+
+// loadAvg is the 1-minute load average.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 // row is one line of the table: a measurement and what it is compared to.
@@ -398,7 +420,8 @@ func (w *world) memory() row {
 	return r
 }
 
-func printTable(rows []row) {
+// printTable prints the rows, and the verdict lines when verdict.
+func printTable(rows []row, verdict bool) {
 	fmt.Printf("%-26s %-34s %12s %9s\n", "group", "what", "median", "ratio")
 	group := ""
 	for _, r := range rows {
@@ -422,6 +445,9 @@ func printTable(rows []row) {
 			val = fmt.Sprintf("%.2f ms", r.median*1e3)
 		}
 		fmt.Printf("%-26s %-34s %12s %9s  %s\n", g, r.name, val, ratio, r.note)
+	}
+	if !verdict {
+		return
 	}
 	med := map[string]float64{}
 	for _, r := range rows {
