@@ -29,10 +29,11 @@ type Options struct {
 
 // Link is a regular file with more than one name.
 type Link struct {
-	Path     string // the first name met in the trees, absolute
+	Path     string   // the first name met in the trees, absolute
+	Names    []string // every name met in the trees, Path first
 	Dev, Ino uint64
 	Nlink    uint64 // its link count when it was last read
-	Seen     int    // how many of its names lie in the trees
+	Seen     int    // how many of its names lie in the trees (len(Names))
 }
 
 // Elsewhere is how many of its names lie outside the trees.
@@ -139,6 +140,7 @@ func judge(cd *cacheData, rep *Report) {
 			all = append(all, Link{Path: p, Dev: f.dev, Ino: f.ino})
 		}
 		all[i].Seen++
+		all[i].Names = append(all[i].Names, p)
 		all[i].Nlink = max(all[i].Nlink, f.nlink)
 	}
 	// One buffer holds the path of the directory being visited: most

@@ -82,7 +82,7 @@ func TestFindTellsOutsideFromInside(t *testing.T) {
 	if got := paths(rep.Outside); !slices.Equal(got, want) {
 		t.Errorf("outside: got «%v», want «%v»", got, want)
 	}
-	if l := rep.Outside[0]; l.Nlink != 2 || l.Seen != 1 || l.Elsewhere() != 1 {
+	if l := rep.Outside[0]; l.Nlink != 2 || l.Seen != 1 || l.Elsewhere() != 1 || len(l.Names) != 1 {
 		t.Errorf("link %+v: want 2 names, 1 seen", l)
 	}
 	if rep.Inside != 1 {
@@ -258,5 +258,26 @@ func TestLikelyTools(t *testing.T) {
 	})
 	if len(got) != 2 || got[0].Name != "pnpm" || got[0].Count != 2 || got[1].Name != "uv" {
 		t.Errorf("got %+v, want pnpm (2) then uv (1)", got)
+	}
+}
+
+// TestBreakEveryName: two names in the project of one store file are both
+// given copies of their own.
+func TestBreakEveryName(t *testing.T) {
+	f := newFixture(t)
+	f.link("store/files/ab/c0ffee", "proj/src/again.js")
+	rep := f.find(false)
+	if len(rep.Outside) != 1 || len(rep.Outside[0].Names) != 2 || rep.Outside[0].Nlink != 3 {
+		t.Fatalf("outside %+v, want one file with two names here and three in all", rep.Outside)
+	}
+	l := rep.Outside[0]
+	for _, name := range l.Names {
+		l.Path = name
+		if err := Break(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep := f.find(false); len(rep.Outside) != 0 {
+		t.Errorf("after breaking both names: outside %v", paths(rep.Outside))
 	}
 }

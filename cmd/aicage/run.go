@@ -153,6 +153,9 @@ func enter(c *cli.Context, req request) error {
 	if _, err := cage.PrepareState(pol); err != nil {
 		return fail(err)
 	}
+	if err := checkHardlinks(host, pol, sess.spec.Hardlinks); err != nil {
+		return err
+	}
 	if req.prepare != nil {
 		if err := req.prepare(pol); err != nil {
 			return fail(err)
