@@ -25,7 +25,7 @@ var tools = []struct {
 		Fix: "link-mode = \"copy\" in uv.toml (or UV_LINK_MODE=copy), then uv sync --reinstall"},
 		[]string{"/site-packages/", "/.venv/"}},
 	{Tool{Name: "git", Store: "the repository it was cloned from (git clone of a local path)",
-		Fix: "git clone --no-hardlinks"},
+		Fix: "git repack -a -d in it, and clone with --no-hardlinks or a file:// URL"},
 		[]string{"/.git/objects/"}},
 }
 
