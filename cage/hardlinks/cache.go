@@ -14,15 +14,22 @@ import (
 // and read whole: a repeat entry pays for little more than one stat per
 // directory.
 
-const cacheMagic = "aicage-hardlinks 1\n"
+const cacheMagic = "aicage-hardlinks 2\n"
 
 // maxCacheSize bounds what is read back (64 MiB: some million directories).
 const maxCacheSize = 64 << 20
 
 type cacheData struct {
-	full  time.Time // the last full walk, which the cache descends from
-	order []string
-	trees map[string]*node
+	full    time.Time // the last full walk, which the cache descends from
+	order   []string
+	trees   map[string]*node
+	summary *summary // what the walk found
+}
+
+// summary is a Report in short, reused while no directory changes.
+type summary struct {
+	files, inside int
+	links         []Link // the first SummaryLinks, with their first name only
 }
 
 // loadCache returns the cache, or nil when it is missing, unreadable,
@@ -79,6 +86,19 @@ func encodeCache(cd *cacheData) []byte {
 		b = appendString(b, t)
 		b = appendNode(b, cd.trees[t])
 	}
+	sm := cd.summary
+	if sm == nil {
+		sm = &summary{}
+	}
+	b = binary.AppendUvarint(b, uint64(sm.files))
+	b = binary.AppendUvarint(b, uint64(sm.inside))
+	b = binary.AppendUvarint(b, uint64(len(sm.links)))
+	for _, l := range sm.links {
+		b = appendString(b, l.Path)
+		for _, v := range []uint64{l.Dev, l.Ino, l.Nlink, uint64(l.Seen)} {
+			b = binary.AppendUvarint(b, v)
+		}
+	}
 	return b
 }
 
@@ -134,6 +154,12 @@ func decodeCache(s string) (*cacheData, error) {
 		t := d.str()
 		cd.order = append(cd.order, t)
 		cd.trees[t] = d.node(0)
+	}
+	cd.summary = &summary{files: int(d.uvarint()), inside: int(d.uvarint())}
+	for n := d.count(); n > 0 && d.err == nil; n-- {
+		l := Link{Path: d.str(), Dev: d.uvarint(), Ino: d.uvarint(), Nlink: d.uvarint(), Seen: int(d.uvarint())}
+		l.Names = []string{l.Path}
+		cd.summary.links = append(cd.summary.links, l)
 	}
 	if d.err != nil || d.off != len(s) {
 		return nil, errDamaged

@@ -25,7 +25,14 @@ type Options struct {
 	// Progress, if set, is called once, from another goroutine, when the
 	// walk has run for ProgressAfter.
 	Progress func()
+	// Summary lets Report.Outside hold only the first SummaryLinks links
+	// when nothing changed since the cache was written: enough to warn or
+	// refuse, not to break them.
+	Summary bool
 }
+
+// SummaryLinks is how many links a summary keeps.
+const SummaryLinks = 10
 
 // Link is a regular file with more than one name.
 type Link struct {
@@ -41,8 +48,11 @@ func (l Link) Elsewhere() int { return int(l.Nlink) - l.Seen }
 
 // Report is what Find found.
 type Report struct {
-	// Outside are the files with a name outside the trees, by path.
+	// Outside are the files with a name outside the trees, in the order
+	// the walk met them; with Options.Summary, maybe only the first few.
 	Outside []Link
+	// Files counts the files with a name outside the trees.
+	Files int
 	// Inside counts the files with several names, all of them in the trees:
 	// harmless, the cage can write each name anyway.
 	Inside int
@@ -89,7 +99,12 @@ func Find(trees []string, opts Options) (*Report, error) {
 		rep.Dirs += st.dirs
 		rep.Read += st.read
 	}
-	judge(cd, rep)
+	if old != nil && old.summary != nil && opts.Summary && rep.Read == 0 && slices.Equal(old.order, cd.order) {
+		rep.Files, rep.Inside, rep.Outside = old.summary.files, old.summary.inside, old.summary.links
+	} else {
+		judge(cd, rep)
+	}
+	cd.summary = &summary{files: rep.Files, inside: rep.Inside, links: rep.Outside[:min(len(rep.Outside), SummaryLinks)]}
 	if opts.Cache != "" && (old == nil || rep.Read > 0 || len(cd.order) != len(old.order)) {
 		if err := saveCache(opts.Cache, cd); err != nil {
 			return nil, err
@@ -177,4 +192,5 @@ func judge(cd *cacheData, rep *Report) {
 			rep.Inside++
 		}
 	}
+	rep.Files = len(rep.Outside)
 }

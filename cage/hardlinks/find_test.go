@@ -281,3 +281,27 @@ func TestBreakEveryName(t *testing.T) {
 		t.Errorf("after breaking both names: outside %v", paths(rep.Outside))
 	}
 }
+
+// TestFindSummary: with nothing changed, a summary stands in for the walk's
+// judgement; a change brings the full list back.
+func TestFindSummary(t *testing.T) {
+	f := newFixture(t)
+	for i := 0; i < SummaryLinks+2; i++ {
+		name := "store/many/" + string(rune('a'+i))
+		f.write(name, "x\n")
+		f.link(name, "proj/many/"+string(rune('a'+i)))
+	}
+	first := f.find(false)
+	rep, err := Find([]string{f.proj}, Options{Cache: f.cache, Summary: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Read != 0 || rep.Files != first.Files || rep.Files != SummaryLinks+3 || len(rep.Outside) != SummaryLinks ||
+		rep.Outside[0].Path != first.Outside[0].Path || rep.Inside != first.Inside {
+		t.Errorf("summary: read %d, files %d of %d, %d links, inside %d; want 0 read, %d files, %d links, inside %d",
+			rep.Read, rep.Files, first.Files, len(rep.Outside), rep.Inside, SummaryLinks+3, SummaryLinks, first.Inside)
+	}
+	if rep := f.find(false); len(rep.Outside) != SummaryLinks+3 {
+		t.Errorf("without Summary: %d links, want all %d", len(rep.Outside), SummaryLinks+3)
+	}
+}

@@ -47,10 +47,13 @@ func hardlinkCache(host cage.Host, root string) string {
 	return filepath.Join(host.StateDir, "hardlinks", filepath.Base(root)+"-"+hex.EncodeToString(sum[:])[:12])
 }
 
-func findHardlinks(host cage.Host, pol *cage.Policy, full bool) (*hardlinks.Report, error) {
+// findHardlinks walks pol's writable trees; full ignores the cache, and
+// summary lets the report name only the first links when nothing changed.
+func findHardlinks(host cage.Host, pol *cage.Policy, full, summary bool) (*hardlinks.Report, error) {
 	rep, err := hardlinks.Find(hardlinkTrees(pol), hardlinks.Options{
-		Cache: hardlinkCache(host, pol.Root),
-		Full:  full,
+		Cache:   hardlinkCache(host, pol.Root),
+		Full:    full,
+		Summary: summary,
 		Progress: func() {
 			printf("checking %s for hard links to files outside it (cached for the next entry)", cage.Tilde(pol.Root, host.Home))
 		},
@@ -65,14 +68,14 @@ func findHardlinks(host cage.Host, pol *cage.Policy, full bool) (*hardlinks.Repo
 // Landlock judges paths, so a file with a name outside the writable trees
 // is written there too.
 func checkHardlinks(host cage.Host, pol *cage.Policy, mode string) error {
-	rep, err := findHardlinks(host, pol, false)
-	if err != nil || len(rep.Outside) == 0 {
+	rep, err := findHardlinks(host, pol, false, mode != "break")
+	if err != nil || rep.Files == 0 {
 		return err
 	}
 	switch mode {
 	case "allow":
 		warningf("%s hard-linked to files outside the project: writes from the cage change those too ([filesystem] hardlinks = \"allow\")",
-			countFiles(len(rep.Outside)))
+			countFiles(rep.Files))
 		return nil
 	case "break":
 		n, err := breakHardlinks(rep.Outside)
@@ -81,7 +84,7 @@ func checkHardlinks(host cage.Host, pol *cage.Policy, mode string) error {
 		}
 		return err
 	}
-	return hardlinkRefusal(host, pol, rep.Outside)
+	return hardlinkRefusal(host, pol, rep.Files, rep.Outside)
 }
 
 // breakHardlinks gives every name of each link in the trees a copy of its
@@ -117,7 +120,7 @@ func files(n int) string {
 
 // hardlinkRefusal names the first links, the tools that likely made them,
 // and what to do.
-func hardlinkRefusal(host cage.Host, pol *cage.Policy, links []hardlinks.Link) error {
+func hardlinkRefusal(host cage.Host, pol *cage.Policy, files int, links []hardlinks.Link) error {
 	var names []string
 	for _, l := range links[:min(len(links), hardlinksShown)] {
 		p := l.Path
@@ -129,11 +132,11 @@ func hardlinkRefusal(host cage.Host, pol *cage.Policy, links []hardlinks.Link) e
 		names = append(names, p)
 	}
 	list := strings.Join(names, ", ")
-	if more := len(links) - len(names); more > 0 {
+	if more := files - len(names); more > 0 {
 		list += fmt.Sprintf(" and %d more", more)
 	}
 	err := fmt.Errorf("%s hard-linked to files outside the project, which writes from the cage would change too: %s",
-		countFiles(len(links)), list)
+		countFiles(files), list)
 	var hints []string
 	for _, t := range hardlinks.LikelyTools(links) {
 		hints = append(hints, fmt.Sprintf("%d of them look like %s's work, with their other names likely in %s: set %s", t.Count, t.Name, t.Store, t.Fix))
@@ -166,7 +169,7 @@ func unlinkHardlinksAction(c *cli.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	rep, err := findHardlinks(host, pol, true)
+	rep, err := findHardlinks(host, pol, true, false)
 	if err != nil {
 		return err
 	}
