@@ -15,6 +15,9 @@ const MaxCacheAge = 24 * time.Hour
 // ProgressAfter is how long a walk runs before Options.Progress is called.
 const ProgressAfter = 300 * time.Millisecond
 
+// progressAfter is ProgressAfter, shortened by tests.
+var progressAfter = ProgressAfter
+
 // Options say how to walk.
 type Options struct {
 	// Cache is the file that keeps the previous walk; "" walks in full and
@@ -69,7 +72,7 @@ type Report struct {
 func Find(trees []string, opts Options) (*Report, error) {
 	start := time.Now()
 	if opts.Progress != nil {
-		t := time.AfterFunc(ProgressAfter, opts.Progress)
+		t := time.AfterFunc(progressAfter, opts.Progress)
 		defer t.Stop()
 	}
 	trees = outermost(trees)

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -303,5 +305,40 @@ func TestFindSummary(t *testing.T) {
 	}
 	if rep := f.find(false); len(rep.Outside) != SummaryLinks+3 {
 		t.Errorf("without Summary: %d links, want all %d", len(rep.Outside), SummaryLinks+3)
+	}
+}
+
+// TestFindProgress: a walk that outlasts progressAfter says so once; one
+// that ends sooner says nothing.
+func TestFindProgress(t *testing.T) {
+	f := newFixture(t)
+	// Enough directories that the walk outlasts a timer of 1ns by far.
+	for i := 0; i < 300; i++ {
+		if err := os.MkdirAll(filepath.Join(f.proj, "many", strconv.Itoa(i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := progressAfter
+	t.Cleanup(func() { progressAfter = old })
+	for _, tc := range []struct {
+		after time.Duration
+		want  int32
+	}{{time.Hour, 0}, {time.Nanosecond, 1}} {
+		progressAfter = tc.after
+		var n atomic.Int32
+		done := make(chan struct{})
+		progress := func() { n.Add(1); close(done) }
+		if _, err := Find([]string{f.proj}, Options{Full: true, Progress: progress}); err != nil {
+			t.Fatal(err)
+		}
+		if tc.want > 0 {
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		if got := n.Load(); got != tc.want {
+			t.Errorf("progress after %v: called %d times, want %d", tc.after, got, tc.want)
+		}
 	}
 }
