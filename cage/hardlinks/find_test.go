@@ -342,3 +342,22 @@ func TestFindProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestVerify: a link whose other name went away since the cache was
+// written is dropped; one still linked stays.
+func TestVerify(t *testing.T) {
+	f := newFixture(t)
+	f.write("store/two", "2\n")
+	f.link("store/two", "proj/src/two.js")
+	rep := f.find(false)
+	if len(rep.Outside) != 2 {
+		t.Fatalf("outside %v, want 2", paths(rep.Outside))
+	}
+	if err := os.Remove(f.abs("store/two")); err != nil {
+		t.Fatal(err)
+	}
+	got := Verify(rep.Outside)
+	if len(got) != 1 || got[0].Path != rep.Outside[0].Path && got[0].Path != rep.Outside[1].Path || filepath.Base(got[0].Path) == "two.js" {
+		t.Errorf("after the store's name went away: %v, want index.js alone", paths(got))
+	}
+}

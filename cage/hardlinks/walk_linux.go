@@ -261,3 +261,28 @@ func direntName(d *unix.Dirent) string {
 	}
 	return string(b[:min(max, len(b))])
 }
+
+// Verify stats each link's names again and keeps the links that still
+// have a name outside the trees: a link count read from the cache may be
+// stale when a name elsewhere was removed (a store's garbage collection)
+// without a change to any directory of the trees.
+func Verify(links []Link) []Link {
+	var out []Link
+	for _, l := range links {
+		var names []string
+		var nlink uint64
+		for _, p := range l.Names {
+			var st unix.Stat_t
+			if unix.Lstat(p, &st) != nil || st.Dev != l.Dev || st.Ino != l.Ino {
+				continue
+			}
+			names = append(names, p)
+			nlink = uint64(st.Nlink)
+		}
+		if len(names) > 0 && nlink > uint64(l.Seen) {
+			l.Path, l.Names, l.Nlink = names[0], names, nlink
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -68,9 +68,16 @@ func findHardlinks(host cage.Host, pol *cage.Policy, full, summary bool) (*hardl
 // Landlock judges paths, so a file with a name outside the writable trees
 // is written there too.
 func checkHardlinks(host cage.Host, pol *cage.Policy, mode string) error {
-	rep, err := findHardlinks(host, pol, false, mode != "break")
+	rep, err := findHardlinks(host, pol, false, mode == "allow")
 	if err != nil || rep.Files == 0 {
 		return err
+	}
+	if mode != "allow" && len(hardlinks.Verify(rep.Outside)) < len(rep.Outside) {
+		// A name elsewhere went away since the cache was written (a
+		// store's garbage collection): walk in full, which refreshes it.
+		if rep, err = findHardlinks(host, pol, true, false); err != nil || rep.Files == 0 {
+			return err
+		}
 	}
 	switch mode {
 	case "allow":
