@@ -30,9 +30,11 @@
 //     allowed: a filter sees a number, not whose process it is, so the
 //     caller's own pid or a tid is refused too (pid_t is an int: only the
 //     low 32 bits are compared). glibc, musl and Go name the caller as 0.
-//     process_madvise, kcmp, migrate_pages and move_pages need ptrace
-//     access, which Landlock refuses outside the cage's domain: the kernel
-//     closes them, and the tests show it.
+//     kcmp, migrate_pages, move_pages and process_madvise need ptrace
+//     access, which Landlock refuses outside the cage's domain (for
+//     process_madvise only once the capabilities are dropped, as the cage
+//     does; it also needs CAP_SYS_NICE): the kernel closes them, and the
+//     tests show it.
 //   - syscalls of another ABI, whose numbers mean other calls: i386 ones
 //     (int 0x80) on x86_64 and arm32 ones on arm64 kill the process; x32
 //     ones get ENOSYS, what kernels built without x32 answer.
