@@ -23,7 +23,8 @@ var procCommands = map[string]func(args []string) error{
 }
 
 // pidcall CALL PID makes CALL (kcmp, process_madvise, migrate_pages,
-// move_pages) on PID and says what the kernel answered.
+// move_pages; sched_setattr and sched_setparam, which no util-linux tool
+// makes on its own) on PID and says what the kernel answered.
 func pidCall(args []string) error {
 	pid, err := strconv.Atoi(args[1])
 	if err != nil {
@@ -49,6 +50,11 @@ func pidCall(args []string) error {
 	case "move_pages":
 		pages, status := [1]uintptr{addr}, [1]int32{}
 		_, _, e = unix.Syscall6(unix.SYS_MOVE_PAGES, uintptr(pid), 1, uintptr(unsafe.Pointer(&pages)), 0, uintptr(unsafe.Pointer(&status)), 0)
+	case "sched_setattr":
+		e = errnoOf(unix.SchedSetAttr(pid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_BATCH}, 0))
+	case "sched_setparam":
+		param := [1]int32{0}
+		_, _, e = unix.Syscall(unix.SYS_SCHED_SETPARAM, uintptr(pid), uintptr(unsafe.Pointer(&param)), 0)
 	default:
 		return fmt.Errorf("unknown call %q", args[0])
 	}
@@ -75,4 +81,11 @@ func mappedAddr(pid int) uintptr {
 		}
 	}
 	return 0x400000
+}
+
+func errnoOf(err error) unix.Errno {
+	if e, ok := err.(unix.Errno); ok {
+		return e
+	}
+	return 0
 }
