@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -158,6 +159,12 @@ func unlinkHardlinksAction(c *cli.Context) error {
 	h, err := projectHost()
 	if err != nil {
 		return err
+	}
+	if insideCage(h) {
+		// Inside, the real home and aicage's state are out of reach, and the
+		// trees the cage sees are not the ones the next entry checks.
+		return fail(errors.New("cannot unlink hard links from inside a cage"),
+			"leave the cage (exit) and run 'aicage unlink-hardlinks' there")
 	}
 	if c.Args().Len() > 1 {
 		return fail(fmt.Errorf("unlink-hardlinks takes one directory, got %d arguments", c.Args().Len()))
