@@ -15,7 +15,10 @@
 // A full walk reads every directory and stats every regular file (the link
 // count is in no directory entry). A cache of the previous walk, kept
 // outside every grant, lets the next walk stat each directory once and read
-// again only those whose key changed. The key is the directory's device,
+// again only those whose key changed; when none did, the last walk's
+// summary stands (Options.Summary). Verify stats the links again before a
+// refusal, so that a name elsewhere that went away since the cache was
+// written no longer counts. The key is the directory's device,
 // inode, ctime and mtime: ctime because a process may set a directory's
 // mtime back with utimes (Landlock does not restrict metadata), and nobody
 // but the kernel sets ctime.
