@@ -153,15 +153,16 @@ func enter(c *cli.Context, req request) error {
 	if _, err := cage.PrepareState(pol); err != nil {
 		return fail(err)
 	}
-	if err := checkHardlinks(host, pol, sess.spec.Hardlinks); err != nil {
-		return err
-	}
 	if req.prepare != nil {
 		if err := req.prepare(pol); err != nil {
 			return fail(err)
 		}
 	}
 	tr.phase("state directories")
+	if err := checkHardlinks(host, pol, sess.spec.Hardlinks); err != nil {
+		return err
+	}
+	tr.phase("hard-link check")
 	refused := newRefusals(pol)
 	defer refused.close()
 	stopEgress, err := startEgress(pol, host, refused)
