@@ -96,6 +96,7 @@ func (c *compiler) root() error {
 		RealHome:   h.Home,
 		Profile:    s.Profile,
 		UDP:        s.UDP,
+		Hardlinks:  s.Hardlinks,
 		Dir:        root,
 	}
 	if s.UDP == "" {

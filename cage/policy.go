@@ -24,6 +24,9 @@ type Policy struct {
 	Connect []Port // TCP connect ports
 	Bind    []Port // TCP bind ports
 	UDP     string // "deny" | "dns" | "allow"
+
+	// Hardlinks is [filesystem] hardlinks, applied at entry ("" is "refuse").
+	Hardlinks string `json:",omitempty"`
 	// Broker is what the connect broker allows; nil leaves connections to
 	// Landlock's port rules alone.
 	Broker *broker.Policy `json:",omitempty"`

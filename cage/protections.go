@@ -110,6 +110,8 @@ var supervisorProtections = []Protection{
 	{Name: "no_new_privs: setuid and file-capability binaries gain nothing", State: "enforced"},
 	{Name: "environment starts empty ([env] pass names what crosses)", State: "enforced"},
 	{Name: "git hooks, git config keys that run programs, .git/info and [protect] paths restored when changed from inside", State: "enforced"},
+	{Name: "files in the writable trees hard-linked from outside (pnpm's store, uv's cache, cp -al) refused at entry ([filesystem] hardlinks)", State: "degraded",
+		Why: "a link made from outside to a file the last walk saw alone is found by the next full walk (within 24 hours, or 'aicage unlink-hardlinks'); /tmp is not checked"},
 	{Name: "new git repositories made inside the project (git init in a subdirectory, clones)", State: "missing",
 		Why: "only the git dirs present at entry are guarded; run git in them outside with care"},
 }

@@ -164,10 +164,7 @@ func startLocked(l *lockdown, argv0 string, argv []string, attr *syscall.ProcAtt
 	res := make(chan started)
 	rel := make(chan struct{})
 	t := &lockedThread{work: make(chan func()), release: func() { close(rel) }}
-	go func() {
-		// Never unlocked: when this goroutine returns, the locked-down
-		// thread exits with it.
-		runtime.LockOSThread()
+	go offMainThread(func() {
 		listener, err := l.apply()
 		if err != nil {
 			res <- started{err: err}
@@ -190,13 +187,32 @@ func startLocked(l *lockdown, argv0 string, argv []string, attr *syscall.ProcAtt
 				return
 			}
 		}
-	}()
+	})
 	r := <-res
 	l.close()
 	if r.err != nil {
 		return r, nil, r.err
 	}
 	return r, t, nil
+}
+
+// offMainThread runs body locked to an OS thread that is not the main
+// thread, and never unlocks it: when body returns, the thread exits. The
+// main thread stands for the whole process in /proc/PID and kill(2):
+// locked down, it would put the supervisor in the cage's Landlock domain,
+// and the cage could read its environment and signal it. A goroutine that
+// finds itself on it holds it, clean, while another — which cannot run on
+// it meanwhile — calls body, and then gives it back.
+func offMainThread(body func()) {
+	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		done := make(chan struct{})
+		go func() { defer close(done); offMainThread(body) }()
+		<-done
+		runtime.UnlockOSThread()
+		return
+	}
+	body()
 }
 
 // closeInheritedFDs marks every fd above 2 close-on-exec, so nothing the

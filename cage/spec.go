@@ -23,6 +23,10 @@ type Spec struct {
 	Before []string
 
 	Paths []PathEntry // [filesystem] ro/rox/rw/rwx from profiles, config and command
+	// Hardlinks is [filesystem] hardlinks: what entry does with files in the
+	// writable trees that have names outside them ("refuse", "break",
+	// "allow"; "" means "refuse").
+	Hardlinks string
 	// DangerouslyAllow lists paths that may be granted although they would
 	// make the cage meaningless (~/.ssh, the real home, ...).
 	DangerouslyAllow []string

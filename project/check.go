@@ -49,6 +49,9 @@ var reservedEnv = []string{"AICAGE", "AICAGE_ROOT", "AICAGE_PROFILE"}
 // udpModes are the values of [network] udp, strictest first.
 var udpModes = []string{"deny", "dns", "allow"}
 
+// hardlinkModes are the values of [filesystem] hardlinks, strictest first.
+var hardlinkModes = []string{"refuse", "break", "allow"}
+
 // where locates values of one Sections in one file.
 type where struct {
 	file   string
@@ -197,6 +200,9 @@ func checkSections(w where, s *Sections) error {
 	}
 	if u := s.Network.UDP; u != nil && !contains(udpModes, *u) {
 		return w.at("network", "udp").errorf("", "%q is not a UDP policy, expected \"deny\", \"dns\" or \"allow\"%s", *u, didYouMean(*u, udpModes))
+	}
+	if h := s.Filesystem.Hardlinks; h != nil && !contains(hardlinkModes, *h) {
+		return w.at("filesystem", "hardlinks").errorf("", "%q is not a hard-link policy, expected \"refuse\", \"break\" or \"allow\"%s", *h, didYouMean(*h, hardlinkModes))
 	}
 	for i, n := range s.Env.Pass {
 		if err := checkEnvName(w.at("env", "pass", item(i)), n); err != nil {

@@ -38,6 +38,9 @@ type Filesystem struct {
 	RW               []string `toml:"rw"`
 	RWX              []string `toml:"rwx"`
 	DangerouslyAllow []string `toml:"dangerously_allow"`
+	// Hardlinks says what to do with files in the writable trees that have
+	// names outside them: "refuse" (the default), "break" or "allow".
+	Hardlinks *string `toml:"hardlinks"`
 }
 
 // Home is [home]: what of the real home appears in the private one.

@@ -124,6 +124,8 @@ func describe(t reflect.Type, name string) string {
 	switch {
 	case name == "udp":
 		return `"deny", "dns" or "allow"`
+	case name == "hardlinks":
+		return `"refuse", "break" or "allow"`
 	case name == "extends" || name == "profile":
 		return "a profile name"
 	}

@@ -112,6 +112,8 @@ func TestParseErrors(t *testing.T) {
 		{"command as a value", "[commands]\nx = 3\n", []string{f + ":2:5: commands.x:", "expected a table, got an integer"}, ""},
 		{"NUL in argv", "[commands.x]\nargv = [\"a\\u0000b\"]\n", []string{f + ":2:9: commands.x.argv[0]:", "NUL"}, ""},
 		{"udp wrong type", "[network]\nudp = 1\n", []string{f + ":2:7: network.udp:", `expected "deny", "dns" or "allow", got an integer`}, ""},
+		{"hardlinks value", "[filesystem]\nhardlinks = \"brake\"\n", []string{f + ":2:13: filesystem.hardlinks:", `"brake" is not a hard-link policy`, `did you mean "break"?`}, ""},
+		{"hardlinks wrong type", "[filesystem]\nhardlinks = false\n", []string{f + ":2:13: filesystem.hardlinks:", `expected "refuse", "break" or "allow", got a boolean`}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

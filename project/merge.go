@@ -45,6 +45,7 @@ type merged struct {
 	domains       []written
 	egress        scalar[string]
 	udp           scalar[string]
+	hardlinks     scalar[string]
 	sshAgent      scalar[bool]
 	execSystem    scalar[bool]
 	packages      []written
@@ -59,6 +60,7 @@ type merged struct {
 func defaults() *merged {
 	return &merged{
 		udp:        scalar[string]{"deny", "default"},
+		hardlinks:  scalar[string]{"refuse", "default"},
 		execSystem: scalar[bool]{true, "default"},
 		sshAgent:   scalar[bool]{false, "default"},
 	}
@@ -104,6 +106,7 @@ func (m *merged) add(l layer) {
 		m.setEnv(k, s.Env.Set[k], l.source)
 	}
 	override(&m.udp, s.Network.UDP, l.source)
+	override(&m.hardlinks, fs.Hardlinks, l.source)
 	override(&m.sshAgent, s.SSH.Agent, l.source)
 	override(&m.execSystem, s.Exec.System, l.source)
 	override(&m.onCreate, s.Lifecycle.OnCreate, l.source)

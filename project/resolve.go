@@ -241,6 +241,7 @@ func (pl *plan) project(h Host, opts Options) (*Project, error) {
 		Cwd:        h.Cwd,
 		Shell:      opts.Shell,
 		UDP:        m.udp.value,
+		Hardlinks:  m.hardlinks.value,
 		SSHAgent:   m.sshAgent.value,
 		ExecSystem: m.execSystem.value,
 		BestEffort: opts.BestEffort,

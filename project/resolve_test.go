@@ -365,3 +365,26 @@ func TestGitRoot(t *testing.T) {
 		t.Errorf("no git: %q", got)
 	}
 }
+
+// TestHardlinksPolicy: "refuse" unless a layer says otherwise; a command's
+// section overrides the config's.
+func TestHardlinksPolicy(t *testing.T) {
+	h, proj := testHost(t)
+	for _, tt := range []struct {
+		config string
+		opts   Options
+		want   string
+	}{
+		{"", Options{}, "refuse"},
+		{"[filesystem]\nhardlinks = \"break\"\n", Options{}, "break"},
+		{"[filesystem]\nhardlinks = \"break\"\n[commands.x]\nargv = [\"x\"]\n[commands.x.filesystem]\nhardlinks = \"allow\"\n", Options{Command: "x"}, "allow"},
+	} {
+		p, err := load(t, h, proj, tt.config, tt.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Spec.Hardlinks != tt.want {
+			t.Errorf("%q: hardlinks %q, want %q", tt.config, p.Spec.Hardlinks, tt.want)
+		}
+	}
+}

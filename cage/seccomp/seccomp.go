@@ -22,6 +22,19 @@
 //   - the kernel keyrings, shared by every process of the user and outside
 //     Landlock's reach; and io_uring, whose operations never pass through
 //     this filter (IORING_OP_SOCKET, IORING_OP_SENDMSG with MSG_FASTOPEN).
+//   - resource limits and scheduling of other processes: prlimit64,
+//     setpriority, ioprio_set and the sched_set* calls check only that the
+//     target has the same uid, and Landlock does not hook them, so a cage
+//     could set an outside process's RLIMIT_CPU (SIGKILL when it is
+//     reached), RLIMIT_NOFILE or its priority. Only pid 0 (the caller) is
+//     allowed: a filter sees a number, not whose process it is, so the
+//     caller's own pid or a tid is refused too (pid_t is an int: only the
+//     low 32 bits are compared). glibc, musl and Go name the caller as 0.
+//     kcmp, migrate_pages, move_pages and process_madvise need ptrace
+//     access, which Landlock refuses outside the cage's domain (for
+//     process_madvise only once the capabilities are dropped, as the cage
+//     does; it also needs CAP_SYS_NICE): the kernel closes them, and the
+//     tests show it.
 //   - syscalls of another ABI, whose numbers mean other calls: i386 ones
 //     (int 0x80) on x86_64 and arm32 ones on arm64 kill the process; x32
 //     ones get ENOSYS, what kernels built without x32 answer.
@@ -104,6 +117,8 @@ const (
 	seccompRuleIOURing   = "io_uring"
 	seccompRuleBroker    = "connect broker"
 	seccompRuleGuard     = "supervisor thread"
+	seccompRuleLimits    = "other processes' limits"
+	seccompRuleSched     = "other processes' scheduling"
 )
 
 // seccompRuleTable is the description of every rule, in the order status
@@ -124,6 +139,8 @@ var seccompRuleTable = []struct{ name, closes string }{
 	{seccompRuleIOURing, "io_uring, whose operations never pass through this filter (sockets, sends with MSG_FASTOPEN), refused with ENOSYS so programs fall back"},
 	{seccompRuleGuard, "signals to the supervisor's thread that started the command, which shares the cage's Landlock domain: a fatal one would end the supervisor and its integrity watch"},
 	{seccompRuleBroker, "connect, addressed sends and listen handed to the supervisor, which judges its own copy of the address and performs the call: named unix sockets outside the cage, loopback, LAN and metadata addresses, UDP beyond the resolvers, listen() autobind"},
+	{seccompRuleLimits, "prlimit64 on any pid but 0 (the caller): an outside process's RLIMIT_CPU, RLIMIT_NOFILE or RLIMIT_AS, which Landlock does not restrict; the caller's own pid is refused too"},
+	{seccompRuleSched, "setpriority, ioprio_set, sched_setparam, sched_setscheduler, sched_setaffinity and sched_setattr on anything but the caller (pid 0, PRIO_PROCESS 0): throttling outside processes"},
 }
 
 // seccompArch is one architecture's system call numbers. The filter compares
@@ -141,6 +158,10 @@ type seccompArch struct {
 	sendto, sendmsg, sendmmsg                 uint32
 	addKey, requestKey, keyctl                uint32
 	ioURingSetup, ioURingEnter, ioURingRegist uint32
+
+	prlimit64, setpriority, ioprioSet                  uint32
+	schedSetparam, schedSetscheduler, schedSetaffinity uint32
+	schedSetattr                                       uint32
 }
 
 // seccompArches are the supported architectures. Both are little-endian,
@@ -158,6 +179,8 @@ var seccompArches = []seccompArch{
 		sendto: 44, sendmsg: 46, sendmmsg: 307,
 		addKey: 248, requestKey: 249, keyctl: 250,
 		ioURingSetup: 425, ioURingEnter: 426, ioURingRegist: 427,
+		prlimit64: 302, setpriority: 141, ioprioSet: 251,
+		schedSetparam: 142, schedSetscheduler: 144, schedSetaffinity: 203, schedSetattr: 314,
 	},
 	{
 		goarch: "arm64", audit: 0xc00000b7, // AUDIT_ARCH_AARCH64
@@ -169,6 +192,8 @@ var seccompArches = []seccompArch{
 		sendto: 206, sendmsg: 211, sendmmsg: 269,
 		addKey: 217, requestKey: 218, keyctl: 219,
 		ioURingSetup: 425, ioURingEnter: 426, ioURingRegist: 427,
+		prlimit64: 261, setpriority: 140, ioprioSet: 30,
+		schedSetparam: 118, schedSetscheduler: 119, schedSetaffinity: 122, schedSetattr: 274,
 	},
 }
 
@@ -307,7 +332,9 @@ const (
 
 	seccompMsgFastOpen = 0x20000000
 
-	seccompFSetOwnEx = 15
+	seccompFSetOwnEx        = 15
+	seccompPrioProcess      = 0 // setpriority's PRIO_PROCESS
+	seccompIOPrioWhoProcess = 1 // ioprio_set's IOPRIO_WHO_PROCESS
 )
 
 // Offsets in struct seccomp_data.
@@ -383,6 +410,7 @@ func seccompBuild(arch *seccompArch, opts Options, omit map[string]bool) ([]bpf.
 			a.jeq(nr, a.errno(seccompENOSYS), "")
 		}
 	}
+	seccompProcessJumps(a, arch, on)
 	a.emit(bpf.RetConstant{Val: seccompRetAllow})
 
 	seccompSocketBlocks(a, opts, on)
@@ -403,6 +431,7 @@ func seccompBuild(arch *seccompArch, opts Options, omit map[string]bool) ([]bpf.
 		a.load(seccompArgLow(1)) // the command, an unsigned int
 		a.jeq(seccompFSetOwnEx, a.errno(seccompEINVAL), a.allow())
 	}
+	seccompProcessBlocks(a, on)
 	return a.assemble()
 }
 
@@ -443,6 +472,44 @@ func seccompSendBlocks(a *seccompAsm, fastOpen, broker bool) {
 	a.jeq(0, "", notify)
 	a.load(seccompArgHigh(4))
 	a.jeq(0, a.allow(), notify)
+}
+
+// seccompProcessJumps sends the calls that take another process's pid to
+// the blocks that allow only the caller.
+func seccompProcessJumps(a *seccompAsm, arch *seccompArch, on func(string) bool) {
+	if on(seccompRuleLimits) {
+		a.jeq(arch.prlimit64, "pid0", "")
+	}
+	if on(seccompRuleSched) {
+		for _, nr := range []uint32{arch.schedSetparam, arch.schedSetscheduler, arch.schedSetaffinity, arch.schedSetattr} {
+			a.jeq(nr, "pid0", "")
+		}
+		a.jeq(arch.setpriority, "prio", "")
+		a.jeq(arch.ioprioSet, "ioprio", "")
+	}
+}
+
+// seccompProcessBlocks allow pid 0 only: pid_t and the which/who pairs are
+// ints, so only the low halves are compared.
+func seccompProcessBlocks(a *seccompAsm, on func(string) bool) {
+	if !on(seccompRuleLimits) && !on(seccompRuleSched) {
+		return
+	}
+	a.label("pid0")
+	a.load(seccompArgLow(0))
+	a.jeq(0, a.allow(), a.errno(seccompEPERM))
+	if !on(seccompRuleSched) {
+		return
+	}
+	a.label("prio")
+	a.load(seccompArgLow(0))
+	a.jeq(seccompPrioProcess, "who0", a.errno(seccompEPERM))
+	a.label("ioprio")
+	a.load(seccompArgLow(0))
+	a.jeq(seccompIOPrioWhoProcess, "", a.errno(seccompEPERM))
+	a.label("who0")
+	a.load(seccompArgLow(1))
+	a.jeq(0, a.allow(), a.errno(seccompEPERM))
 }
 
 func seccompSocketBlocks(a *seccompAsm, opts Options, on func(string) bool) {

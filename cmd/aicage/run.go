@@ -159,6 +159,10 @@ func enter(c *cli.Context, req request) error {
 		}
 	}
 	tr.phase("state directories")
+	if err := checkHardlinks(host, pol, sess.spec.Hardlinks); err != nil {
+		return err
+	}
+	tr.phase("hard-link check")
 	refused := newRefusals(pol)
 	defer refused.close()
 	stopEgress, err := startEgress(pol, host, refused)

@@ -45,6 +45,7 @@ type report struct {
 	Connect     []cage.Port       `json:"connect"`
 	Bind        []cage.Port       `json:"bind"`
 	UDP         string            `json:"udp"`
+	Hardlinks   string            `json:"hardlinks"`     // [filesystem] hardlinks: refuse, break or allow
 	Broker      *broker.Policy    `json:"broker"`        // what the connect broker allows; null without it
 	Egress      *cage.Egress      `json:"egress"`        // the proxy's allowlist; null in direct mode
 	Credentials []credentialState `json:"credentials"`   // keys injected by the supervisor, never printed
@@ -148,6 +149,10 @@ func fillFromPolicy(r *report, pol *cage.Policy) {
 	r.Root, r.StateDir, r.Profile = pol.Root, pol.StateDir, pol.Profile
 	r.Grants, r.Connect, r.Bind, r.UDP, r.Skipped = pol.Rules, pol.Connect, pol.Bind, pol.UDP, pol.Skipped
 	r.HomeCopy, r.HomeLink = pol.HomeCopy, pol.HomeLink
+	r.Hardlinks = pol.Hardlinks
+	if r.Hardlinks == "" {
+		r.Hardlinks = "refuse"
+	}
 	r.Packages = pol.Packages
 	for _, kv := range pol.Env {
 		name, _, _ := strings.Cut(kv, "=")
@@ -215,6 +220,7 @@ func printReport(w io.Writer, r *report) {
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "  skipped %s (%s): %s\n", s.Path, s.Source, s.Reason)
 	}
+	fmt.Fprintf(w, "  hard links from outside in the writable trees: %s\n", r.Hardlinks)
 	printPackages(w, r.Packages)
 	fmt.Fprintln(w, "\nnetwork:")
 	fmt.Fprintf(w, "  connect %s\n  bind    %s\n  udp     %s\n", ports(r.Connect), ports(r.Bind), r.UDP)

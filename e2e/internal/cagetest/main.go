@@ -42,6 +42,9 @@ func argsOK(cmd string, n int) bool {
 	if !ok {
 		want, ok = secNargs[cmd]
 	}
+	if !ok {
+		want, ok = procNargs[cmd]
+	}
 	if want < 0 { // at least -want
 		return ok && n >= -want
 	}
@@ -118,6 +121,9 @@ func run(cmd string, args []string) error {
 		return ids()
 	}
 	if f, ok := secCommands[cmd]; ok {
+		return f(args)
+	}
+	if f, ok := procCommands[cmd]; ok {
 		return f(args)
 	}
 	return fmt.Errorf("bug: sub-command %q has no case", cmd)
