@@ -396,6 +396,9 @@ func missing(ts *testscript.TestScript, f string) string {
 		syscall.Close(fd)
 		return ""
 	}
+	if hole, ok := strings.CutPrefix(f, "landlock-open:"); ok {
+		return landlockCloses(ts, hole)
+	}
 	if name, ok := strings.CutPrefix(f, "family:"); ok {
 		switch name {
 		case "alg":

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// A control shows an escape working without aicage's protection, so that
+// the caged assertion next to it can be seen to matter. Kernels differ:
+// one 6.18 build already refuses MSG_FASTOPEN under Landlock alone
+// (landlock-lsm/linux#41 closed), a kernel with Landlock ABI 10 has UDP
+// rules. So before a control, a script asks whether Landlock alone already
+// closes the hole ("probe landlock-open:HOLE"): the probe restricts a
+// process with Landlock and no seccomp filter, tries the escape against a
+// listener of its own, and says open only if the listener received it. The
+// script runs the control only when open, and the probe's log line says
+// why it was skipped otherwise. The caged assertions always run.
+
+var (
+	landlockProbeMu sync.Mutex
+	landlockProbed  = map[string]string{}
+)
+
+// landlockCloses returns why Landlock alone closes hole on this kernel, or
+// "" when the escape gets through it. A probe that cannot tell fails the
+// script: a control must never be skipped by accident.
+func landlockCloses(ts *testscript.TestScript, hole string) string {
+	landlockProbeMu.Lock()
+	defer landlockProbeMu.Unlock()
+	if why, ok := landlockProbed[hole]; ok {
+		return why
+	}
+	why, err := probeLandlock(hole)
+	if err != nil {
+		ts.Fatalf("probe landlock-open:%s: %v", hole, err)
+	}
+	landlockProbed[hole] = why
+	return why
+}
+
+func probeLandlock(hole string) (string, error) {
+	network := "tcp4"
+	if hole == "udp" {
+		network = "udp4"
+	}
+	got := make(chan []byte, 1)
+	var addr string
+	switch network {
+	case "tcp4":
+		var l net.Listener
+		var err error
+		if hole == "sctp" {
+			if l, err = listenSCTP(); errors.Is(err, syscall.EPROTONOSUPPORT) {
+				return "the kernel has no SCTP: nothing to escape with", nil
+			}
+		} else {
+			l, err = net.Listen("tcp4", "127.0.0.1:0")
+		}
+		if err != nil {
+			return "", err
+		}
+		defer l.Close()
+		addr = l.Addr().String()
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			var b bytes.Buffer
+			b.ReadFrom(c)
+			got <- b.Bytes()
+		}()
+	case "udp4":
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		addr = c.LocalAddr().String()
+		go func() {
+			buf := make([]byte, 256)
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			n, _, err := c.ReadFrom(buf)
+			if err == nil {
+				got <- buf[:n]
+			}
+		}()
+	}
+	out, err := exec.Command(filepath.Join(binDir, "cagetest"), "landlock-try", hole, addr).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("Landlock alone refuses it on this kernel (%s): only the control is skipped",
+			strings.TrimSpace(strings.TrimPrefix(string(out), "cagetest landlock-try: "))), nil
+	}
+	select {
+	case b := <-got:
+		if !bytes.Contains(b, []byte("landlock-"+hole)) {
+			return "", fmt.Errorf("the listener received %q", b)
+		}
+		return "", nil
+	case <-time.After(3 * time.Second):
+		return "", fmt.Errorf("the escape returned success under Landlock alone, but the listener received nothing: cannot tell open from closed (%s)", strings.TrimSpace(string(out)))
+	}
+}
