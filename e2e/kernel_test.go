@@ -41,7 +41,16 @@ func landlockCloses(ts *testscript.TestScript, hole string) string {
 	if why, ok := landlockProbed[hole]; ok {
 		return why
 	}
-	why, err := probeLandlock(hole)
+	var why string
+	var err error
+	if hole == "unix" {
+		// Landlock mediates pathname unix sockets from ABI 9 on.
+		if abi := landlockABI(); abi >= 9 {
+			why = fmt.Sprintf("Landlock ABI %d refuses named unix sockets outside the grants by itself: only the control is skipped", abi)
+		}
+	} else {
+		why, err = probeLandlock(hole)
+	}
 	if err != nil {
 		ts.Fatalf("probe landlock-open:%s: %v", hole, err)
 	}
@@ -113,4 +122,13 @@ func probeLandlock(hole string) (string, error) {
 	case <-time.After(3 * time.Second):
 		return "", fmt.Errorf("the escape returned success under Landlock alone, but the listener received nothing: cannot tell open from closed (%s)", strings.TrimSpace(string(out)))
 	}
+}
+
+// landlockABI is the kernel's Landlock ABI (0: none); 444 is landlock_create_ruleset on every architecture.
+func landlockABI() int {
+	v, _, e := syscall.Syscall(444, 0, 0, 1) // LANDLOCK_CREATE_RULESET_VERSION
+	if e != 0 {
+		return 0
+	}
+	return int(v)
 }
