@@ -90,7 +90,22 @@ func makeStateDirs(p *Policy) error {
 			}
 		}
 	}
+	ignoreState(root, filepath.Dir(relTo(p.Root, p.StateDir)))
 	return nil
+}
+
+// ignoreState writes a .gitignore of "*" into dir (.aicage) unless one is
+// there: the private home holds the agents' logins and tokens, and a
+// 'git add -A' must never commit them, whether or not 'aicage init' added
+// .aicage/ to the project's own .gitignore. An existing file is left as
+// the user made it.
+func ignoreState(root *os.Root, dir string) {
+	f, err := root.OpenFile(filepath.Join(dir, ".gitignore"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return // there already, or the directory is the root itself
+	}
+	f.WriteString("# aicage's private state: logins, tokens, the private home. Never commit it.\n*\n")
+	f.Close()
 }
 
 func kind(fi fs.FileInfo) string {
