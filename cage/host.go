@@ -60,8 +60,10 @@ func (OSFS) ReadHead(name string, n int) ([]byte, error) {
 	return buf[:m], err
 }
 
-// getenv looks a name up in an environment list; the last entry wins, as in
+// Getenv looks a name up in an environment list; the last entry wins, as in
 // the kernel's execve.
+func Getenv(env []string, name string) string { return getenv(env, name) }
+
 func getenv(env []string, name string) string {
 	v := ""
 	for _, kv := range env {

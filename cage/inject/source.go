@@ -41,7 +41,7 @@ func Read(source string, env []string, home string) (string, error) {
 	switch {
 	case strings.HasPrefix(source, FromEnv):
 		name := strings.TrimPrefix(source, FromEnv)
-		return lookup(env, name), nil
+		return strings.TrimSpace(lookup(env, name)), nil
 	case strings.HasPrefix(source, FromFile):
 		path := strings.TrimPrefix(source, FromFile)
 		if rest, ok := strings.CutPrefix(path, "~/"); ok {
@@ -88,6 +88,7 @@ func secret(b []byte) (string, error) {
 	return s, nil
 }
 
+// lookup is name's value in env; the last entry wins, as in execve.
 func lookup(env []string, name string) string {
 	v := ""
 	for _, kv := range env {
@@ -95,5 +96,5 @@ func lookup(env []string, name string) string {
 			v = val
 		}
 	}
-	return strings.TrimSpace(v)
+	return v
 }

@@ -82,7 +82,7 @@ func startCredentials(pol *cage.Policy, host cage.Host) (stop func(), err error)
 func upstreamURL(c cage.Credential, env []string) (*url.URL, error) {
 	raw, from := c.Upstream, "upstream"
 	if c.UpstreamEnv != "" {
-		if v := envValue(env, c.UpstreamEnv); v != "" {
+		if v := cage.Getenv(env, c.UpstreamEnv); v != "" {
 			raw, from = v, "$"+c.UpstreamEnv
 		}
 	}
@@ -91,17 +91,6 @@ func upstreamURL(c cage.Credential, env []string) (*url.URL, error) {
 		return nil, fmt.Errorf("%s %q is not an http(s) URL", from, raw)
 	}
 	return u, nil
-}
-
-// envValue is name's value in env; the last entry wins.
-func envValue(env []string, name string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
-			v = val
-		}
-	}
-	return v
 }
 
 // credentialState is a credential as status shows it: where the key comes

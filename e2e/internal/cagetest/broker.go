@@ -195,20 +195,29 @@ func raceAddr(args []string) error {
 			copy(b, a)
 		}
 	}()
+	err := connectRounds(rounds, func(fd int) error {
+		_, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&buf)), unsafe.Sizeof(buf))
+		return errnoErr(e)
+	})
+	stop.Store(true)
+	return err
+}
+
+// connectRounds connects a new unix stream socket with connect, rounds
+// times, sends "r" on each that connected and prints how many did.
+func connectRounds(rounds int, connect func(fd int) error) error {
 	reached := 0
 	for range rounds {
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
-		_, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&buf)), unsafe.Sizeof(buf))
-		if e == 0 {
+		if connect(fd) == nil {
 			reached++
 			unix.Write(fd, []byte("r\n"))
 		}
 		unix.Close(fd)
 	}
-	stop.Store(true)
 	fmt.Printf("rounds %d, connected %d\n", rounds, reached)
 	return nil
 }
@@ -241,19 +250,7 @@ func raceSymlink(args []string) error {
 		}
 	}()
 	time.Sleep(10 * time.Millisecond)
-	reached := 0
-	for range rounds {
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		if unix.Connect(fd, &unix.SockaddrUnix{Name: link}) == nil {
-			reached++
-			unix.Write(fd, []byte("r\n"))
-		}
-		unix.Close(fd)
-	}
+	err := connectRounds(rounds, func(fd int) error { return unix.Connect(fd, &unix.SockaddrUnix{Name: link}) })
 	stop.Store(true)
-	fmt.Printf("rounds %d, connected %d\n", rounds, reached)
-	return nil
+	return err
 }
