@@ -190,9 +190,15 @@ func raceAddr(args []string) error {
 	var stop atomic.Bool
 	go func() {
 		runtime.LockOSThread()
+		// Each address stays a while, so that a connect reads either
+		// about half the time, whenever the two threads overlap.
 		for !stop.Load() {
 			copy(b, v)
+			for i := 0; i < 64 && !stop.Load(); i++ {
+			}
 			copy(b, a)
+			for i := 0; i < 64 && !stop.Load(); i++ {
+			}
 		}
 	}()
 	err := connectRounds(rounds, func(fd int) error {
