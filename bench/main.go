@@ -131,6 +131,11 @@ func run() error {
 	}
 	rows = append(rows, work...)
 	rows = append(rows, w.memory())
+	conn, err := w.connect()
+	if err != nil {
+		return err
+	}
+	rows = append(rows, conn...)
 	after := loadAvg()
 	busy := max(before, after) > 0.5*float64(numCPU())
 	printTable(rows, !busy)
