@@ -298,8 +298,8 @@ func seccompProtections(abi int, udp string, brokered bool) []Protection {
 	var out []Protection
 	for _, r := range seccomp.Rules(seccomp.Options{UDP: udp, LandlockUDP: abi >= 10, Broker: brokered, Guard: 1}) {
 		p := Protection{Name: "seccomp: " + r.Name, State: r.State, Why: r.Why}
-		if r.Name == "TCP fast open" && r.State == "enforced" && landlockClosesTFO() {
-			p.Why = "this kernel's Landlock refuses it by itself as well (landlock-lsm/linux#41 closed); the filter refuses it too"
+		if why := kernelCredit(r.Name); why != "" && r.State == "enforced" {
+			p.Why = why
 		}
 		if r.Closes != "" {
 			p.Name += " (" + r.Closes + ")"
