@@ -342,7 +342,8 @@ func listenSCTP() (net.Listener, error) {
 	return net.FileListener(f)
 }
 
-// probe FEATURE…: for each FEATURE this machine has, put an executable
+// probe FEATURE…: for each FEATURE this machine has (for a hole: that
+// this kernel leaves open, so that a control must show it), put an executable
 // have-FEATURE (":" made "-") in a directory at the front of $PATH, so that
 // the script can skip with [!exec:have-FEATURE] skip 'why'. An escape is
 // then never judged refused where the kernel could not have done it anyway.
@@ -350,7 +351,15 @@ func listenSCTP() (net.Listener, error) {
 // feed; its answers are cached by name, and these are facts of the machine.)
 //
 //	sctp         the kernel makes SCTP sockets
-//	family:NAME  the kernel makes sockets of family NAME (alg, bluetooth)
+//	udplite      the kernel makes UDP-Lite sockets
+//	family:NAME  the kernel makes sockets of family NAME (alg, bluetooth, vsock)
+//	netlink:NAME the kernel makes netlink sockets of protocol NAME
+//	             (sock_diag, uevent, audit, generic)
+//	keyring      the kernel has keyrings (keyctl is not ENOSYS)
+//	landlock-open:HOLE  Landlock alone, without the seccomp filter, lets
+//	             the escape through (tfo, mptcp, sctp, udp: tried against a
+//	             loopback listener; unix: below ABI 9); a probe that cannot
+//	             tell fails the script (kernel_test.go)
 //	tiocsti      TIOCSTI works without privileges (dev.tty.legacy_tiocsti)
 //	n_null       the N_NULL line discipline is there (/proc/tty/ldiscs)
 //	tfo          TCP fast open for clients (net.ipv4.tcp_fastopen bit 1)
@@ -358,7 +367,9 @@ func listenSCTP() (net.Listener, error) {
 //	iouring      io_uring is open to every user (kernel.io_uring_disabled)
 //	ipv6         ::1 can be bound
 //
-// The reason a feature is missing goes to the log.
+// The socket probes try outside the cage: no Landlock ABI restricts making
+// a socket, so outside is the same as under Landlock alone. The reason a
+// feature is missing goes to the log.
 func cmdProbe(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: probe FEATURE…")
@@ -408,10 +419,30 @@ func missing(ts *testscript.TestScript, f string) string {
 			return trySocket(38, syscall.SOCK_SEQPACKET, 0) // AF_ALG
 		case "bluetooth":
 			return trySocket(31, syscall.SOCK_SEQPACKET, 0) // AF_BLUETOOTH, L2CAP
+		case "vsock":
+			return trySocket(40, syscall.SOCK_STREAM, 0) // AF_VSOCK
 		}
 		ts.Fatalf("probe: unknown family %q", name)
 	}
+	if name, ok := strings.CutPrefix(f, "netlink:"); ok {
+		typ, proto := syscall.SOCK_RAW, map[string]int{"sock_diag": 4, "uevent": 15, "audit": 9, "generic": 16}[name]
+		if name == "generic" {
+			typ = syscall.SOCK_DGRAM
+		}
+		if proto == 0 {
+			ts.Fatalf("probe: unknown netlink protocol %q", name)
+		}
+		return trySocket(syscall.AF_NETLINK, typ, proto)
+	}
 	switch f {
+	case "udplite":
+		return trySocket(syscall.AF_INET, syscall.SOCK_DGRAM, syscall.IPPROTO_UDPLITE)
+	case "keyring":
+		// KEYCTL_GET_KEYRING_ID of the session keyring, not created
+		if _, _, e := syscall.Syscall(syscall.SYS_KEYCTL, 0, ^uintptr(2), 0); e == syscall.ENOSYS {
+			return "the kernel has no keyrings (CONFIG_KEYS): nothing to escape with"
+		}
+		return ""
 	case "sctp":
 		return trySocket(syscall.AF_INET, syscall.SOCK_STREAM, syscall.IPPROTO_SCTP)
 	case "tiocsti":

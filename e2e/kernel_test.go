@@ -111,8 +111,13 @@ func probeLandlock(hole string) (string, error) {
 	}
 	out, err := exec.Command(filepath.Join(binDir, "cagetest"), "landlock-try", hole, addr).CombinedOutput()
 	if err != nil {
-		return fmt.Sprintf("Landlock alone refuses it on this kernel (%s): only the control is skipped",
-			strings.TrimSpace(strings.TrimPrefix(string(out), "cagetest landlock-try: "))), nil
+		msg := strings.TrimSpace(strings.TrimPrefix(string(out), "cagetest landlock-try: "))
+		for _, p := range []string{"closed: ", "absent: "} {
+			if why, ok := strings.CutPrefix(msg, p); ok {
+				return why + ": only the control is skipped", nil
+			}
+		}
+		return "", fmt.Errorf("cannot tell open from closed: %s (%v)", msg, err)
 	}
 	select {
 	case b := <-got:

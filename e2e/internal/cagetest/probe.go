@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -20,36 +24,74 @@ func init() {
 // sctp (an SCTP connect), udp (a datagram). Succeeds when the escape got
 // through: the tests then know the kernel leaves the hole open, and that a
 // control without the filter must show it. The caller checks ADDR's
-// listener too.
+// listener too. A failure says "closed: " (Landlock refused it, EACCES),
+// "absent: " (the kernel lacks the mechanism, and its sysctl agrees) or
+// "undecided: " (anything else: the caller must not skip on it).
 func landlockTry(args []string) error {
+	if err := landlockNetOnly(); err != nil {
+		return err
+	}
+	err := tryEscape(args[0], args[1])
+	var errno unix.Errno
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &errno) && errno == unix.EACCES:
+		return fmt.Errorf("closed: Landlock alone refuses it on this kernel (%v)", err)
+	case args[0] == "tfo" && errors.Is(err, unix.EOPNOTSUPP) && sysctl("net/ipv4/tcp_fastopen")&1 == 0:
+		return fmt.Errorf("absent: net.ipv4.tcp_fastopen has no client bit (%v)", err)
+	case args[0] == "mptcp" && errors.Is(err, unix.EPROTONOSUPPORT) && sysctl("net/mptcp/enabled") == 0:
+		return fmt.Errorf("absent: net.mptcp.enabled is off or missing (%v)", err)
+	case args[0] == "sctp" && errors.Is(err, unix.EPROTONOSUPPORT):
+		return fmt.Errorf("absent: the kernel has no SCTP (%v)", err)
+	}
+	return fmt.Errorf("undecided: %v", err)
+}
+
+// landlockNetOnly restricts this process with Landlock's network rules,
+// none allowed: TCP from ABI 4, UDP from ABI 10. Below ABI 4 Landlock has
+// no network rules, so it cannot close any of these holes: nothing to do.
+func landlockNetOnly() error {
 	abi, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
 	if e != 0 || abi < 4 {
-		return fmt.Errorf("no Landlock network rules here (ABI %d, %v)", abi, e)
+		return nil
 	}
 	// struct landlock_ruleset_attr up to handled_access_net (ABI 4).
 	attr := struct{ fs, net uint64 }{net: unix.LANDLOCK_ACCESS_NET_BIND_TCP | unix.LANDLOCK_ACCESS_NET_CONNECT_TCP}
-	size := unsafe.Sizeof(attr)
 	if abi >= 10 {
 		attr.net |= 1<<2 | 1<<3 // LANDLOCK_ACCESS_NET_BIND_UDP, LANDLOCK_ACCESS_NET_CONNECT_SEND_UDP
 	}
-	fd, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
+	fd, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr), 0)
 	if e != 0 {
-		return fmt.Errorf("landlock_create_ruleset: %v", e)
+		return fmt.Errorf("undecided: landlock_create_ruleset: %v", e)
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return err
+		return fmt.Errorf("undecided: no_new_privs: %v", err)
 	}
 	if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); e != 0 {
-		return fmt.Errorf("landlock_restrict_self: %v", e)
+		return fmt.Errorf("undecided: landlock_restrict_self: %v", e)
 	}
-	ap, err := net.ResolveTCPAddr("tcp4", args[1])
+	return nil
+}
+
+// sysctl reads /proc/sys/NAME, 0 when it cannot: an errno that only says
+// "off" counts as the kernel's doing when the sysctl agrees.
+func sysctl(name string) int {
+	b, _ := os.ReadFile("/proc/sys/" + name)
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// tryEscape sends "landlock-HOLE" to addr through the hole.
+func tryEscape(hole, addr string) error {
+	ap, err := net.ResolveTCPAddr("tcp4", addr)
 	if err != nil {
 		return err
 	}
 	sa := &unix.SockaddrInet4{Port: ap.Port}
 	copy(sa.Addr[:], ap.IP.To4())
-	msg := []byte("landlock-" + args[0])
-	switch args[0] {
+	msg := []byte("landlock-" + hole)
+	switch hole {
 	case "tfo":
 		s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -57,8 +99,8 @@ func landlockTry(args []string) error {
 		}
 		return unix.Sendto(s, msg, unix.MSG_FASTOPEN, sa)
 	case "mptcp", "sctp":
-		proto := 262 // IPPROTO_MPTCP
-		if args[0] == "sctp" {
+		proto := unix.IPPROTO_MPTCP
+		if hole == "sctp" {
 			proto = unix.IPPROTO_SCTP
 		}
 		s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, proto)
@@ -77,5 +119,5 @@ func landlockTry(args []string) error {
 		}
 		return unix.Sendto(s, msg, 0, sa)
 	}
-	return fmt.Errorf("unknown hole %q: want tfo, mptcp, sctp or udp", args[0])
+	return fmt.Errorf("unknown hole %q: want tfo, mptcp, sctp or udp", hole)
 }
