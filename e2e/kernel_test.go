@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -60,6 +61,9 @@ func landlockCloses(ts *testscript.TestScript, hole string) string {
 }
 
 func probeLandlock(hole string) (string, error) {
+	if hole == "autobind" {
+		return probeAutobind()
+	}
 	network := "tcp4"
 	if hole == "udp" {
 		network = "udp4"
@@ -111,13 +115,7 @@ func probeLandlock(hole string) (string, error) {
 	}
 	out, err := exec.Command(filepath.Join(binDir, "cagetest"), "landlock-try", hole, addr).CombinedOutput()
 	if err != nil {
-		msg := strings.TrimSpace(strings.TrimPrefix(string(out), "cagetest landlock-try: "))
-		for _, p := range []string{"closed: ", "absent: "} {
-			if why, ok := strings.CutPrefix(msg, p); ok {
-				return why + ": only the control is skipped", nil
-			}
-		}
-		return "", fmt.Errorf("cannot tell open from closed: %s (%v)", msg, err)
+		return landlockTryFailed(out, err)
 	}
 	select {
 	case b := <-got:
@@ -156,4 +154,48 @@ func node24(ts *testscript.TestScript) string {
 	}
 	ts.Setenv("NODE24", bin)
 	return ""
+}
+
+// landlockTryFailed judges a failed cagetest landlock-try: closed and absent
+// skip the control, anything else cannot tell open from closed.
+func landlockTryFailed(out []byte, err error) (string, error) {
+	msg := strings.TrimSpace(strings.TrimPrefix(string(out), "cagetest landlock-try: "))
+	for _, p := range []string{"closed: ", "absent: "} {
+		if why, ok := strings.CutPrefix(msg, p); ok {
+			return why + ": only the control is skipped", nil
+		}
+	}
+	return "", fmt.Errorf("cannot tell open from closed: %s (%v)", msg, err)
+}
+
+// probeAutobind has cagetest listen() under Landlock alone on a socket it
+// never bound, and dials the port the kernel picked: open when the dial
+// gets through.
+func probeAutobind() (string, error) {
+	cmd := exec.Command(filepath.Join(binDir, "cagetest"), "landlock-try", "autobind", "-")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	addr, listening := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	var dialErr error
+	if listening {
+		var c net.Conn
+		if c, dialErr = net.DialTimeout("tcp4", addr, 2*time.Second); dialErr == nil {
+			c.Close()
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return landlockTryFailed(stderr.Bytes(), err)
+	}
+	if !listening || dialErr != nil {
+		return "", fmt.Errorf("cannot tell open from closed: listen() succeeded, but %q, dial: %v", line, dialErr)
+	}
+	return "", nil
 }

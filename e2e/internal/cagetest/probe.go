@@ -21,7 +21,8 @@ func init() {
 // TCP connect and bind handled and none allowed, UDP too where the kernel
 // has UDP rules (ABI 10) — and try one escape that the seccomp filter
 // exists to close: tfo (sendto with MSG_FASTOPEN), mptcp (an MPTCP connect),
-// sctp (an SCTP connect), udp (a datagram). Succeeds when the escape got
+// sctp (an SCTP connect), udp (a datagram), autobind (listen() on a socket
+// never bound; ADDR is unused and the caller dials the printed address). Succeeds when the escape got
 // through: the tests then know the kernel leaves the hole open, and that a
 // control without the filter must show it. The caller checks ADDR's
 // listener too. A failure says "closed: " (Landlock refused it, EACCES),
@@ -84,6 +85,9 @@ func sysctl(name string) int {
 
 // tryEscape sends "landlock-HOLE" to addr through the hole.
 func tryEscape(hole, addr string) error {
+	if hole == "autobind" {
+		return acceptUnbound()
+	}
 	ap, err := net.ResolveTCPAddr("tcp4", addr)
 	if err != nil {
 		return err
@@ -119,5 +123,28 @@ func tryEscape(hole, addr string) error {
 		}
 		return unix.Sendto(s, msg, 0, sa)
 	}
-	return fmt.Errorf("unknown hole %q: want tfo, mptcp, sctp or udp", hole)
+	return fmt.Errorf("unknown hole %q: want tfo, mptcp, sctp, udp or autobind", hole)
+}
+
+// acceptUnbound listens on a TCP socket never bound, so that the kernel
+// picks the port, prints "listening on 127.0.0.1:PORT" and accepts one
+// connection within 3 seconds.
+func acceptUnbound() error {
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	if err := unix.Listen(s, 1); err != nil {
+		return err
+	}
+	sa, err := unix.Getsockname(s)
+	if err != nil {
+		return fmt.Errorf("getsockname: %v", err)
+	}
+	fmt.Printf("listening on 127.0.0.1:%d\n", sa.(*unix.SockaddrInet4).Port)
+	fds := []unix.PollFd{{Fd: int32(s), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 3000); err != nil || n == 0 {
+		return fmt.Errorf("nobody connected within 3s (%v)", err)
+	}
+	return nil
 }
