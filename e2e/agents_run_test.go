@@ -96,15 +96,21 @@ var agents = []agent{
 const mockKey = "KEY-7d1e0c"
 
 func codexSetup(t *testing.T, w *agentWorld, m *mockmodel.Server) {
+	codexConfig(t, w, m, "")
+}
+
+// codexConfig writes ~/.codex/config.toml with a custom provider for the
+// mock; top holds more top-level keys.
+func codexConfig(t *testing.T, w *agentWorld, m *mockmodel.Server, top string) {
 	w.write(t, ".codex/config.toml", fmt.Sprintf(`model = "mock-model"
 model_provider = "mock"
-
+%s
 [model_providers.mock]
 name = "mock"
 base_url = "%s/v1"
 env_key = "OPENAI_API_KEY"
 wire_api = "responses"
-`, m.URL), 0o644)
+`, top, m.URL), 0o644)
 }
 
 func opencodeSetup(t *testing.T, w *agentWorld, m *mockmodel.Server) {

@@ -27,7 +27,7 @@ import (
 // ~/.bashrc is unchanged, the port saw no connection. A control with
 // ~/.ssh granted shows the canary does reach the mock, so the check can
 // fail. A second session shows the agent's own state persisted in the
-// private home.
+// private home. Claude and codex run once more on a terminal.
 //
 // The agents are installed with 'npm install -g --prefix' under the test's
 // home, from a cache kept between runs (agentCacheEnv). Without npm or
@@ -42,6 +42,9 @@ func TestRealAgents(t *testing.T) {
 			}
 			w.toolCallScenario(t, a)
 		})
+	}
+	for _, a := range ptyAgents {
+		t.Run(a.name+"-terminal", func(t *testing.T) { w.ptyScenario(t, a) })
 	}
 }
 
