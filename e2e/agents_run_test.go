@@ -88,7 +88,20 @@ var agents = []agent{
 		resume: func(p string) []string { return []string{"run", "--continue", p} },
 		state:  ".local/share/opencode/opencode.db",
 	},
-	{name: "copilot", scenario: copilotScenario},
+	{
+		// Copilot with its own provider (BYOK): no GitHub login needed
+		name: "copilot",
+		env: func(m *mockmodel.Server) []string {
+			return []string{"COPILOT_PROVIDER_BASE_URL=" + m.URL + "/v1", "COPILOT_PROVIDER_TYPE=openai",
+				"COPILOT_PROVIDER_API_KEY=sk-outside-" + mockKey, "COPILOT_PROVIDER_MODEL_ID=mock-model",
+				"COPILOT_MODEL=mock-model", "COPILOT_OFFLINE=true"}
+		},
+		direct: true,
+		first:  func(p string) []string { return []string{"-p", p, "--allow-all-tools", "--allow-all-paths"} },
+		resume: func(p string) []string { return []string{"-p", p, "--allow-all-tools", "--allow-all-paths", "--continue"} },
+		state:  ".copilot/session-state/*/workspace.yaml",
+	},
+	{name: "copilot-nologin", scenario: copilotScenario},
 }
 
 // mockKey ends every key the user's shell holds in these tests: the cage
@@ -179,6 +192,18 @@ func (w *agentWorld) toolCallScenario(t *testing.T, a agent) {
 	proj := w.newProject(t, a.name, a.name, agentConfig(a.name, port, false))
 	proof := "PROOF-" + a.name + "-" + mockKey
 	mock.SetCommand(w.toolCommand(proj, proof))
+	// status names every variable of the user's that the template lets
+	// through (or injects), never a value
+	st := w.run(t, proj, w.env(a.env(mock)...), filepath.Join(binDir, "aicage"), "status")
+	for _, kv := range a.env(mock) {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.Contains(st, name) {
+			t.Errorf("aicage status does not show %s as passed or injected:\n%s", name, st)
+		}
+		if strings.Contains(value, mockKey) && strings.Contains(st, value) {
+			t.Errorf("aicage status shows the value of %s", name)
+		}
+	}
 	hits := w.forbiddenHits.Load()
 
 	out := w.session(t, a, proj, mock, a.first(firstPrompt))
@@ -305,10 +330,11 @@ func listTree(root string) string {
 	return b.String()
 }
 
-// copilotScenario: Copilot CLI needs a GitHub login for any model call, so
-// without one it goes as far as starting in the cage and asking for one.
+// copilotScenario: without its own provider, Copilot CLI needs a GitHub
+// login for any model call; without one it goes as far as starting in the
+// cage and asking for one.
 func copilotScenario(t *testing.T, w *agentWorld, a agent) {
-	proj := w.newProject(t, a.name, a.name, agentConfig(a.name, 0, false))
+	proj := w.newProject(t, a.name, "copilot", agentConfig("copilot", 0, false))
 	aicage := filepath.Join(binDir, "aicage")
 	out := w.run(t, proj, w.env(), aicage, "run", "copilot", "--version")
 	if !strings.Contains(out, agentVersions["@github/copilot"]) {
