@@ -98,8 +98,10 @@ var agents = []agent{
 		},
 		direct: true,
 		first:  func(p string) []string { return []string{"-p", p, "--allow-all-tools", "--allow-all-paths"} },
-		resume: func(p string) []string { return []string{"-p", p, "--allow-all-tools", "--allow-all-paths", "--continue"} },
-		state:  ".copilot/session-state/*/workspace.yaml",
+		resume: func(p string) []string {
+			return []string{"-p", p, "--allow-all-tools", "--allow-all-paths", "--continue"}
+		},
+		state: ".copilot/session-state/*/workspace.yaml",
 	},
 	{name: "copilot-nologin", scenario: copilotScenario},
 }

@@ -156,13 +156,19 @@ func (w *agentWorld) installAgents(t *testing.T, prefix string) {
 	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		skip("npm install failed (no registry?): %v: %s", err, lastLine(out))
+		skip("npm install failed (no registry?): %v: %s", err, npmError(out))
 	}
 	t.Logf("npm install -g --prefix ~/.npm-global (cache %s): %v", cache, time.Since(start).Round(time.Millisecond))
 }
 
-func lastLine(b []byte) string {
+// npmError is the first line of npm's error output that says what failed.
+func npmError(b []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for _, l := range lines {
+		if strings.Contains(l, "error") && !strings.Contains(l, "A complete log") {
+			return strings.TrimSpace(l)
+		}
+	}
 	return lines[len(lines)-1]
 }
 
