@@ -232,6 +232,9 @@ func (w *agentWorld) toolCallScenario(t *testing.T, a agent) {
 		if mockSaw(mock, "outside-"+mockKey) {
 			t.Errorf("the key from the user's shell is in a request body")
 		}
+		if f := grepTree(proj, "outside-"+mockKey); f != "" {
+			t.Errorf("the key from the user's shell is in %s, inside the cage's reach", f)
+		}
 	}
 	matches, _ := filepath.Glob(filepath.Join(proj, ".aicage/state/home", a.state))
 	if len(matches) == 0 {
