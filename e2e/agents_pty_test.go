@@ -110,8 +110,16 @@ func (w *agentWorld) ptyScenario(t *testing.T, a ptyAgent) {
 		}
 	}
 	type1(firstPrompt)
-	time.Sleep(300 * time.Millisecond)
-	type1("\r")
+	// Enter once the prompt is drawn, and again while no request came:
+	// on a loaded machine an Enter that arrives with the text is taken as
+	// part of a paste; an Enter on an empty prompt does nothing
+	screen.settle(700*time.Millisecond, 10*time.Second)
+	for i := 0; i < 5 && !mockSaw(mock, "FIRST-SESSION-PROMPT"); i++ {
+		type1("\r")
+		for end := time.Now().Add(6 * time.Second); time.Now().Before(end) && !mockSaw(mock, "FIRST-SESSION-PROMPT"); {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	proofFile := filepath.Join(proj, "proof.txt")
 	deadline := time.Now().Add(agentWait)
 	for !mockSaw(mock, "TOOL-RAN") {
