@@ -82,7 +82,7 @@ var agents = []agent{
 	{
 		name:   "opencode",
 		setup:  opencodeSetup,
-		env:    func(*mockmodel.Server) []string { return nil },
+		env:    func(*mockmodel.Server) []string { return []string{"OPENAI_API_KEY=sk-outside-" + mockKey} },
 		direct: true,
 		first:  func(p string) []string { return []string{"run", p} },
 		resume: func(p string) []string { return []string{"run", "--continue", p} },
@@ -151,8 +151,7 @@ func opencodeSetup(t *testing.T, w *agentWorld, m *mockmodel.Server) {
 // prints are quoted in the command, so that the request carrying the
 // command back (the conversation's history) does not hold them already.
 func (w *agentWorld) toolCommand(proj, proof string) string {
-	port := w.forbidden.Addr().(interface{ String() string }).String()
-	_, port, _ = strings.Cut(port, ":")
+	_, port, _ := strings.Cut(w.forbidden.Addr().String(), ":")
 	return strings.Join([]string{
 		"echo " + proof + " > " + proj + "/proof.txt",
 		"cat " + w.home + "/.ssh/id_canary || echo SSH-'UNREADABLE'",
