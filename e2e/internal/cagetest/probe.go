@@ -146,5 +146,14 @@ func acceptUnbound() error {
 	if n, err := unix.Poll(fds, 3000); err != nil || n == 0 {
 		return fmt.Errorf("nobody connected within 3s (%v)", err)
 	}
+	// Accept and wait for the dialer to hang up: exiting with the
+	// connection still queued would reset it before the dialer sees it.
+	c, _, err := unix.Accept4(s, unix.SOCK_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("accept: %v", err)
+	}
+	defer unix.Close(c)
+	unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 2})
+	unix.Read(c, make([]byte, 16))
 	return nil
 }
