@@ -157,6 +157,11 @@ func (w *agentWorld) toolCommand(proj, proof string) string {
 		"cat " + w.home + "/.ssh/id_canary || echo SSH-'UNREADABLE'",
 		"echo PLANTED >> " + w.home + "/.bashrc || echo BASHRC-'UNWRITABLE'",
 		"(echo x > /dev/tcp/127.0.0.1/" + port + ") && echo PORT-'CONNECTED' || echo PORT-'REFUSED'",
+		// what a hijacked agent does with its key: dump its environment
+		// and grep its home and the project; all of it goes to the model
+		"env",
+		"tr '\\0' '\\n' < /proc/self/environ",
+		"grep -rl outside- \"$HOME\" \"$AICAGE_ROOT\" 2>/dev/null | head -5",
 		"echo TOOL-'RAN'",
 	}, "; ")
 }
@@ -227,7 +232,15 @@ func (w *agentWorld) toolCallScenario(t *testing.T, a agent) {
 	}
 	w.checkContained(t, proj, mock, hits)
 	if a.env != nil && len(a.env(mock)) > 0 && !a.direct {
-		// the key reached the mock from the endpoint, never the cage's
+		// the key reached the mock from the endpoint, in a header, and
+		// never from the cage: the tool call's env, /proc/self/environ and
+		// grep of the home and the project, sent to the model, hold none
+		if !mockHeaderHas(mock, "outside-"+mockKey) {
+			t.Errorf("no request to the mock carried the user's key in a header: the endpoint did not inject it")
+		}
+		if !mockSaw(mock, "aicage-injected-") {
+			t.Errorf("the tool call's environment, sent to the mock, shows no placeholder key")
+		}
 		if mockSaw(mock, "outside-"+mockKey) {
 			t.Errorf("the key from the user's shell is in a request body")
 		}
@@ -294,6 +307,58 @@ func (w *agentWorld) controlScenario(t *testing.T, a agent) {
 	if !mockSaw(mock, w.canary) {
 		t.Errorf("control: with ~/.ssh granted the canary should reach the mock, and did not")
 	}
+}
+
+// mockHeaderHas tells whether some request's headers held s.
+func mockHeaderHas(m *mockmodel.Server, s string) bool {
+	for _, r := range m.Requests() {
+		for _, vs := range r.Header {
+			for _, v := range vs {
+				if strings.Contains(v, s) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// proxyScenario: claude from its template (egress = "proxy") reaches its
+// model under a host name, through the supervisor's proxy: the mock is
+// listed in [network] domains as model.test, which the proxy resolves to
+// the mock (AICAGE_TESTONLY_HOSTS, with 127.0.0.1 taken for public); a
+// direct connect to the mock's loopback address would be refused by the
+// broker, since no [network] hosts entry lists it. The tool call runs in
+// the cage as in the other scenarios.
+func (w *agentWorld) proxyScenario(t *testing.T) {
+	mock := mockmodel.Start("")
+	defer mock.Close()
+	port := mockPort(mock)
+	hosts := filepath.Join(w.base, "hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 model.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proj := w.newProject(t, "claude-proxy", "claude", fmt.Sprintf(
+		"\n# the mock model under a name, through the egress proxy (added by the test)\n[commands.claude.network]\ndomains = [\"model.test:%d\"]\n", port))
+	proof := "PROOF-claude-proxy-" + mockKey
+	mock.SetCommand(w.toolCommand(proj, proof))
+	hits := w.forbiddenHits.Load()
+	env := w.env(fmt.Sprintf("ANTHROPIC_BASE_URL=http://model.test:%d", port), "ANTHROPIC_AUTH_TOKEN=tok-outside-"+mockKey,
+		"AICAGE_TESTONLY_HOSTS="+hosts, "AICAGE_TESTONLY_PUBLIC=127.0.0.1")
+	out, err := w.runErr(proj, env, filepath.Join(binDir, "aicage"), "run", "claude", "-p", firstPrompt, "--dangerously-skip-permissions")
+	if err != nil {
+		t.Fatalf("aicage run claude: %v\n%s", err, out)
+	}
+	if mock.ToolCalls() == 0 {
+		t.Fatalf("the mock never answered with a tool call through the proxy; output:\n%s", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(proj, "proof.txt")); err != nil || strings.TrimSpace(string(b)) != proof {
+		t.Fatalf("no proof of the tool call in the project (%v, %q); output:\n%s", err, b, out)
+	}
+	if !mockSaw(mock, "TOOL-RAN") || !mockSaw(mock, "HTTPS_PROXY=http://aicage:") {
+		t.Errorf("the tool's output, with the cage's proxy variables, never reached the mock; output:\n%s", out)
+	}
+	w.checkContained(t, proj, mock, hits)
 }
 
 func mockSaw(m *mockmodel.Server, s string) bool {

@@ -46,6 +46,7 @@ func TestRealAgents(t *testing.T) {
 	for _, a := range ptyAgents {
 		t.Run(a.name+"-terminal", func(t *testing.T) { w.ptyScenario(t, a) })
 	}
+	t.Run("claude-through-proxy", w.proxyScenario)
 }
 
 // agentVersions pins what the suite verifies (the README's table).
