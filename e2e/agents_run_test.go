@@ -33,6 +33,8 @@ type agent struct {
 	state string
 	// control: run the control with ~/.ssh granted as well.
 	control bool
+	// tls: the mock serves HTTPS (StartTLS).
+	tls bool
 	// scenario replaces the tool-call scenario.
 	scenario func(t *testing.T, w *agentWorld, a agent)
 }
@@ -47,8 +49,12 @@ const (
 var agents = []agent{
 	{
 		name: "claude",
+		// The key injected on its way out travels over TLS to the
+		// upstream, whose certificate the supervisor checks (SSL_CERT_FILE
+		// names the mock's, for aicage outside the cage).
+		tls: true,
 		env: func(m *mockmodel.Server) []string {
-			return []string{"ANTHROPIC_BASE_URL=" + m.URL, "ANTHROPIC_API_KEY=sk-ant-outside-" + mockKey}
+			return []string{"ANTHROPIC_BASE_URL=" + m.URL, "ANTHROPIC_API_KEY=sk-ant-outside-" + mockKey, "SSL_CERT_FILE=" + m.CAFile}
 		},
 		first:   func(p string) []string { return []string{"-p", p, "--dangerously-skip-permissions"} },
 		resume:  func(p string) []string { return []string{"-p", p, "--continue", "--dangerously-skip-permissions"} },
@@ -187,6 +193,13 @@ func (w *agentWorld) session(t *testing.T, a agent, proj string, m *mockmodel.Se
 
 func (w *agentWorld) toolCallScenario(t *testing.T, a agent) {
 	mock := mockmodel.Start("")
+	if a.tls {
+		mock.Close()
+		mock = mockmodel.StartTLS("")
+		if !strings.HasPrefix(mock.URL, "https://") || mock.CAFile == "" {
+			t.Fatalf("the mock does not serve TLS: %s", mock.URL)
+		}
+	}
 	defer mock.Close()
 	if a.setup != nil {
 		a.setup(t, w, mock)
@@ -203,6 +216,9 @@ func (w *agentWorld) toolCallScenario(t *testing.T, a agent) {
 	st := w.run(t, proj, w.env(a.env(mock)...), filepath.Join(binDir, "aicage"), "status")
 	for _, kv := range a.env(mock) {
 		name, value, _ := strings.Cut(kv, "=")
+		if name == "SSL_CERT_FILE" {
+			continue // for aicage's endpoint outside the cage, not the agent's
+		}
 		if !strings.Contains(st, name) {
 			t.Errorf("aicage status does not show %s as passed or injected:\n%s", name, st)
 		}

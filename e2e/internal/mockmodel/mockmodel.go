@@ -9,10 +9,12 @@ package mockmodel
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 )
@@ -34,6 +36,9 @@ type Server struct {
 	command  string
 	requests []Request
 	calls    int // tool calls answered
+	// CAFile is a PEM file of the TLS server's certificate (StartTLS), for
+	// SSL_CERT_FILE of whatever must trust it.
+	CAFile string
 }
 
 // Start serves on 127.0.0.1; command is what the shell tool call runs.
@@ -41,6 +46,28 @@ func Start(command string) *Server {
 	s := &Server{command: command}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// StartTLS serves HTTPS on 127.0.0.1 with httptest's certificate, written
+// to CAFile (readable by anyone; Close removes it).
+func StartTLS(command string) *Server {
+	s := &Server{command: command}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	if f, err := os.CreateTemp("", "aicage-mock-ca-*.pem"); err == nil {
+		pem.Encode(f, &pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+		f.Chmod(0o644)
+		f.Close()
+		s.CAFile = f.Name()
+	}
+	return s
+}
+
+// Close stops the server and removes its CA file.
+func (s *Server) Close() {
+	s.Server.Close()
+	if s.CAFile != "" {
+		os.Remove(s.CAFile)
+	}
 }
 
 // Requests returns a copy of what the mock received so far.
