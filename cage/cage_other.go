@@ -35,7 +35,6 @@ type RunOptions struct {
 	Exited                func()
 	Refused               func(broker.Refusal)
 	Trace                 func(phase string)
-	Spare                 func(pid int) bool
 }
 
 // Run fails: no cage can be built here.

@@ -31,9 +31,6 @@ type RunOptions struct {
 	Refused func(broker.Refusal)
 	// Trace, if set, is told as each phase of the run ends.
 	Trace func(phase string)
-	// Spare, if set, names children of the supervisor's own that outlive
-	// the session: they are not the cage's, and are not killed at the end.
-	Spare func(pid int) bool
 }
 
 // forwarded are the signals the supervisor passes on to the command.
@@ -135,7 +132,7 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 			// listener is gone: nothing is let through unjudged.
 			syscall.Kill(-pid, syscall.SIGKILL)
 			waitMain(pid, term)
-			killLeftovers(opt.Spare)
+			killLeftovers()
 			signal.Stop(sigs)
 			term.restore()
 			return 0, fmt.Errorf("starting the connect broker: %w", err)
@@ -153,7 +150,7 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 	close(done)
 	signal.Stop(sigs)
 	term.restore()
-	killLeftovers(opt.Spare)
+	killLeftovers()
 	trace("leftovers")
 	if opt.Exited != nil {
 		opt.Exited()
@@ -205,9 +202,9 @@ func waitMain(pid int, term *terminal) int {
 	}
 }
 
-// killLeftovers kills and reaps every process still below the supervisor
-// but those spare names. The usual case, nothing left, costs one wait4.
-func killLeftovers(spare func(int) bool) {
+// killLeftovers kills and reaps every process still below the supervisor.
+// The usual case, nothing left, costs one wait4.
+func killLeftovers() {
 	for {
 		wpid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
 		switch {
@@ -220,17 +217,10 @@ func killLeftovers(spare func(int) bool) {
 		}
 		// Children are alive: kill them, then wait for one to die (a child
 		// between exit and zombie is not listed, but the wait sees it).
-		var killed []int
 		for _, k := range children() {
-			if spare == nil || !spare(k) {
-				syscall.Kill(k, syscall.SIGKILL)
-				killed = append(killed, k)
-			}
+			syscall.Kill(k, syscall.SIGKILL)
 		}
-		if len(killed) == 0 {
-			return // only spared children are left
-		}
-		if _, err := syscall.Wait4(killed[0], nil, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) && !errors.Is(err, syscall.ECHILD) {
+		if _, err := syscall.Wait4(-1, nil, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
 			return
 		}
 	}

@@ -15,19 +15,23 @@ import (
 // whose other end only aicage holds, keeps a descriptor of the instance:
 // aicage's own closes are then cheap, and when aicage exits the pipe ends,
 // cat exits, and the teardown happens there, waited for by nobody.
+//
+// cat is started by a shell that exits at once, before the supervisor
+// becomes child subreaper (the snapshot, and so this, is done before): cat
+// is then no child of aicage's, so the end of the session neither kills
+// nor waits for it, nor has to tell it from the cage's leftovers.
 
 var holder struct {
-	mu   sync.Mutex
-	pids []int
-	w    *os.File // the pipe's write end; closed by the kernel at exit
+	mu sync.Mutex
+	w  *os.File // the pipe's write end; closed by the kernel at exit
 }
 
 // holdPastExit hands fd to a holder process and closes it here. Any
 // failure only means the teardown is waited for at exit, as before.
 func holdPastExit(fd int) {
 	defer unix.Close(fd)
-	cat := "/bin/cat"
-	if _, err := os.Stat(cat); err != nil {
+	const sh = "/bin/sh"
+	if _, err := os.Stat(sh); err != nil {
 		return
 	}
 	r, w, err := os.Pipe() // close-on-exec: the command never gets either end
@@ -41,33 +45,28 @@ func holdPastExit(fd int) {
 		return
 	}
 	defer null.Close()
-	pid, err := syscall.ForkExec(cat, []string{"cat"}, &syscall.ProcAttr{
+	// fd 3 is the inotify instance, fd 4 the pipe: an asynchronous list's
+	// stdin is /dev/null unless redirected, so cat takes fd 4 as its own.
+	pid, err := syscall.ForkExec(sh, []string{"sh", "-c", "cat <&4 4<&- & exit 0"}, &syscall.ProcAttr{
 		Dir:   "/",
-		Env:   []string{},
-		Files: []uintptr{r.Fd(), null.Fd(), null.Fd(), uintptr(fd)},
+		Env:   []string{"PATH=/usr/bin:/bin"},
+		Files: []uintptr{null.Fd(), null.Fd(), null.Fd(), uintptr(fd), r.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
 	if err != nil {
 		w.Close()
 		return
 	}
+	var ws syscall.WaitStatus
+	for {
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
+			break
+		}
+	}
 	holder.mu.Lock()
 	defer holder.mu.Unlock()
-	holder.pids = append(holder.pids, pid)
 	if holder.w != nil {
 		holder.w.Close()
 	}
 	holder.w = w
-}
-
-// isHolder tells the supervisor which children to leave alive at exit.
-func isHolder(pid int) bool {
-	holder.mu.Lock()
-	defer holder.mu.Unlock()
-	for _, p := range holder.pids {
-		if p == pid {
-			return true
-		}
-	}
-	return false
 }

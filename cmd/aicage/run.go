@@ -195,7 +195,6 @@ func enter(c *cli.Context, req request) error {
 		},
 		Refused: refused.add,
 		Trace:   tr.phase,
-		Spare:   isHolder,
 	})
 	stopWatch()
 	tr.phase("integrity close")
