@@ -36,7 +36,7 @@ func InitDir(cwd string) string {
 func Init(h Host, dir, template string, force bool) (*InitResult, error) {
 	data, err := templates.Get(template)
 	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("unknown template %q", template), Hint: "templates: " + strings.Join(templates.Names(), ", ")}
+		return nil, &Error{Msg: fmt.Sprintf("unknown template %q%s", template, didYouMean(template, templates.Names())), Hint: "templates: " + strings.Join(templates.Names(), ", ")}
 	}
 	if why := newGuard(h, dir, nil).checkRoot(dir); why != "" {
 		return nil, &Error{Msg: fmt.Sprintf("cannot make %s a project: %s", tilde(dir, h.Home), why),

@@ -98,6 +98,8 @@ func TestInitErrors(t *testing.T) {
 	h, proj := testHost(t)
 	_, err := Init(h, proj, "nope", false)
 	wantError(t, err, `unknown template "nope"`)
+	_, err = Init(h, proj, "clade", false)
+	wantError(t, err, `unknown template "clade"; did you mean "claude"?`)
 	_, err = Init(h, h.Home, "generic", false)
 	wantError(t, err, "cannot make ~ a project")
 	if _, err := os.Stat(filepath.Join(h.Home, ConfigName)); err == nil {
