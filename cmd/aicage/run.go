@@ -147,9 +147,7 @@ func enter(c *cli.Context, req request) error {
 	if noSeccomp || !brokerOK {
 		pol.Broker = nil
 	}
-	for _, s := range pol.Skipped {
-		warningf("skipped %s (%s): %s", s.Path, s.Source, s.Reason)
-	}
+	warnSkipped(pol.Skipped)
 	if _, err := cage.PrepareState(pol); err != nil {
 		return fail(err)
 	}
@@ -264,4 +262,26 @@ func checkBroker(noSeccomp, bestEffort bool) (ok bool, err error) {
 	}
 	warningf("--best-effort: dropped the connect broker (%v)", berr)
 	return false, nil
+}
+
+// warnSkipped says what the cage was not given. Paths that do not exist
+// (an agent never set up: a template's copies and links) make one line at
+// each entry, not one each; 'aicage status' lists them. Every other
+// reason gets its own line.
+func warnSkipped(skipped []cage.Skipped) {
+	var missing []cage.Skipped
+	for _, s := range skipped {
+		if s.Reason == "does not exist" {
+			missing = append(missing, s)
+			continue
+		}
+		warningf("skipped %s (%s): %s", s.Path, s.Source, s.Reason)
+	}
+	switch len(missing) {
+	case 0:
+	case 1:
+		warningf("skipped %s (%s): does not exist", missing[0].Path, missing[0].Source)
+	default:
+		warningf("skipped %d paths that do not exist (%s, …); 'aicage status' lists them", len(missing), missing[0].Path)
+	}
 }
