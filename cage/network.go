@@ -14,7 +14,7 @@ import (
 // broker allows.
 func (c *compiler) network() {
 	connect := append([]Port(nil), c.spec.Connect...)
-	b := &broker.Policy{UDP: c.p.UDP, Unix: []broker.UnixRule{}, Hosts: []broker.HostRule{}}
+	b := &broker.Policy{UDP: c.p.UDP, Unix: []broker.UnixRule{}, Hosts: []broker.HostRule{}, Connect: []int{}, Bind: []int{}}
 	for _, h := range c.spec.Hosts {
 		b.Hosts = append(b.Hosts, h)
 		if h.Port != 0 {

@@ -42,13 +42,13 @@ import (
 // Package is one [exec] packages entry: as written, and once
 // ResolvePackages has run, the store paths it stands for and their closure.
 type Package struct {
-	Entry  string // as written in the config
-	Source string // "config", "command x", "profile y"
+	Entry  string `json:"entry"`  // as written in the config
+	Source string `json:"source"` // "config", "command x", "profile y"
 	// Paths are the store paths the entry resolves to: one for a path, one
 	// per output for an installable.
-	Paths   []string `json:",omitempty"`
-	Closure []string `json:",omitempty"` // every store path Paths reference, themselves included, sorted
-	Size    int64    `json:",omitempty"` // the closure's size in bytes (NAR size)
+	Paths   []string `json:"paths,omitempty"`
+	Closure []string `json:"closure,omitempty"` // every store path Paths reference, themselves included, sorted
+	Size    int64    `json:"size,omitempty"`    // the closure's size in bytes (NAR size)
 }
 
 // Resolved reports whether ResolvePackages has filled in the closure.

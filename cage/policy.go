@@ -63,40 +63,44 @@ type Credential struct {
 // Egress is [network] egress = "proxy": the cage reaches the outside only
 // through the supervisor's proxy, for these names.
 type Egress struct {
-	Domains []proxy.Domain
+	Domains []proxy.Domain `json:"domains"`
 }
 
 // Rule grants Access on one path; LS (listing a directory, no file in it)
 // exists for /etc, which is granted entry by entry.
 type Rule struct {
-	Path   string
-	Access Access
-	Dir    bool
-	Dev    bool // device ioctls allowed (terminals only)
+	Path   string `json:"path"`
+	Access Access `json:"access"`
+	Dir    bool   `json:"dir"`
+	Dev    bool   `json:"dev"` // device ioctls allowed (terminals only)
 	// NoRefer withholds rename and link across directories (Landlock's
 	// refer right) from a writable directory.
-	NoRefer bool `json:",omitempty"`
-	Source  string
+	NoRefer bool   `json:"no_refer,omitempty"`
+	Source  string `json:"source"`
 	// Beneath, when set, is the project root this path lies in and must be
 	// reached from without following any symlink: the cage can write
 	// there, so a symlink it planted (.aicage/state/home → the real home)
 	// must never widen the next session's grants.
-	Beneath string `json:",omitempty"`
+	Beneath string `json:"beneath,omitempty"`
 }
 
 // CopyOp copies a real file or directory into the private home.
 type CopyOp struct {
-	From, To string
-	Source   string
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Source string `json:"source"`
 }
 
 // LinkOp makes Link (in the private home) a symlink to Target (a real path).
 type LinkOp struct {
-	Target, Link string
-	Source       string
+	Target string `json:"target"`
+	Link   string `json:"link"`
+	Source string `json:"source"`
 }
 
 // Skipped is a configured grant that was not applied.
 type Skipped struct {
-	Path, Reason, Source string
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+	Source string `json:"source"`
 }

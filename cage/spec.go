@@ -92,8 +92,8 @@ type Entry struct {
 
 // Port is a TCP port with where it came from.
 type Port struct {
-	Port   int
-	Source string
+	Port   int    `json:"port"`
+	Source string `json:"source"`
 }
 
 // EnvVar is one variable for the cage's environment.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -13,11 +14,26 @@ func init() {
 	commands = append(commands, &cli.Command{
 		Name:   "doctor",
 		Usage:  "check the kernel and environment: what the cage enforces here",
+		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		Action: doctorAction,
 	})
 }
 
+// doctorReport is `aicage doctor --json`.
+type doctorReport struct {
+	SchemaVersion int               `json:"schema_version"`
+	LandlockABI   int               `json:"landlock_abi"`
+	RequiredABI   int               `json:"required_abi"`
+	MaxABI        int               `json:"max_abi"`
+	Enforceable   bool              `json:"enforceable"` // false: run refuses without --best-effort
+	Error         string            `json:"error,omitempty"`
+	Protections   []cage.Protection `json:"protections"`
+}
+
 func doctorAction(c *cli.Context) error {
+	if c.Bool("json") {
+		return doctorJSON(c)
+	}
 	abi := kernelABI()
 	w := c.App.Writer
 	fmt.Fprintf(w, "landlock: ABI %d (aicage needs %d for every protection it promises, uses up to %d)\n",
@@ -66,4 +82,28 @@ func advice(w io.Writer, prots []cage.Protection) {
 	}
 	fmt.Fprintf(w, "the cage is enforced; %d protections are degraded or missing on this kernel (above).\n", weak)
 	fmt.Fprintln(w, "advice: a newer kernel closes them; until then, keep secrets off the paths and ports the config grants")
+}
+
+// doctorJSON prints the same as doctor, as JSON; the exit status is the
+// same too.
+func doctorJSON(c *cli.Context) error {
+	abi := kernelABI()
+	r := doctorReport{SchemaVersion: statusSchemaVersion, LandlockABI: abi, RequiredABI: cage.RequiredABI, MaxABI: cage.MaxABI, Enforceable: true,
+		Protections: cage.Protections(abi, "dns", seccomp.Supported() == nil && seccomp.BrokerSupported() == nil)}
+	var err error
+	if _, err = cage.CheckABI(abi, false); err == nil {
+		err = seccomp.Supported()
+	}
+	if err != nil {
+		r.Enforceable, r.Error = false, err.Error()
+	}
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	if e := enc.Encode(r); e != nil {
+		return e
+	}
+	if err != nil {
+		return failCode(exitUnavailable, err)
+	}
+	return nil
 }

@@ -31,35 +31,42 @@ func init() {
 // Inside, it is $XDG_STATE_HOME/aicage/policy.json.
 const statusFile = ".local/state/aicage/policy.json"
 
-// report is `aicage status --json`.
+// statusSchemaVersion is the version of `aicage status --json` and
+// `aicage doctor --json`: it changes when a field changes meaning or goes
+// away, not when one is added.
+const statusSchemaVersion = 1
+
+// report is `aicage status --json`: snake_case keys, and [] for an empty
+// list, never null.
 type report struct {
-	Config      string            `json:"config"` // "" with the built-in profile
-	Trust       string            `json:"trust"`  // trusted, untrusted, changed, denied, built-in, unknown
-	Profile     string            `json:"profile"`
-	Chain       []string          `json:"profile_chain,omitempty"`
-	Root        string            `json:"root"`
-	StateDir    string            `json:"state_dir"`
-	InsideCage  bool              `json:"inside_cage"`
-	LandlockABI int               `json:"landlock_abi"`
-	Grants      []cage.Rule       `json:"grants"`
-	Connect     []cage.Port       `json:"connect"`
-	Bind        []cage.Port       `json:"bind"`
-	UDP         string            `json:"udp"`
-	Hardlinks   string            `json:"hardlinks"`     // [filesystem] hardlinks: refuse, break or allow
-	Broker      *broker.Policy    `json:"broker"`        // what the connect broker allows; null without it
-	Egress      *cage.Egress      `json:"egress"`        // the proxy's allowlist; null in direct mode
-	Credentials []credentialState `json:"credentials"`   // keys injected by the supervisor, never printed
-	Refused     []broker.Refusal  `json:"last_refusals"` // the newest entries of the broker's log
-	Env         []string          `json:"env"`           // names only: values may be secrets
-	Skipped     []cage.Skipped    `json:"skipped"`
-	Protected   []string          `json:"protected"`     // restored if changed from inside
-	Restores    []string          `json:"last_restores"` // what the last session undid
-	RestoreN    int               `json:"last_restore_count"`
-	HomeCopy    []cage.CopyOp     `json:"home_copy"`
-	HomeLink    []cage.LinkOp     `json:"home_link"`
-	Packages    []cage.Package    `json:"packages,omitempty"` // [exec] packages with their closures
-	Protections []cage.Protection `json:"protections"`
-	Error       string            `json:"error,omitempty"`
+	SchemaVersion int               `json:"schema_version"`
+	Config        string            `json:"config"` // "" with the built-in profile
+	Trust         string            `json:"trust"`  // trusted, untrusted, changed, denied, built-in, unknown
+	Profile       string            `json:"profile"`
+	Chain         []string          `json:"profile_chain,omitempty"`
+	Root          string            `json:"root"`
+	StateDir      string            `json:"state_dir"`
+	InsideCage    bool              `json:"inside_cage"`
+	LandlockABI   int               `json:"landlock_abi"`
+	Grants        []cage.Rule       `json:"grants"`
+	Connect       []cage.Port       `json:"connect"`
+	Bind          []cage.Port       `json:"bind"`
+	UDP           string            `json:"udp"`
+	Hardlinks     string            `json:"hardlinks"`        // [filesystem] hardlinks: refuse, break or allow
+	Broker        *broker.Policy    `json:"broker,omitempty"` // what the connect broker allows; absent without it
+	Egress        *cage.Egress      `json:"egress,omitempty"` // the proxy's allowlist; absent in direct mode
+	Credentials   []credentialState `json:"credentials"`      // keys injected by the supervisor, never printed
+	Refused       []broker.Refusal  `json:"last_refusals"`    // the newest entries of the broker's log
+	Env           []string          `json:"env"`              // names only: values may be secrets
+	Skipped       []cage.Skipped    `json:"skipped"`
+	Protected     []string          `json:"protected"`     // restored if changed from inside
+	Restores      []string          `json:"last_restores"` // what the last session undid
+	RestoreN      int               `json:"last_restore_count"`
+	HomeCopy      []cage.CopyOp     `json:"home_copy"`
+	HomeLink      []cage.LinkOp     `json:"home_link"`
+	Packages      []cage.Package    `json:"packages,omitempty"` // [exec] packages with their closures
+	Protections   []cage.Protection `json:"protections"`
+	Error         string            `json:"error,omitempty"`
 }
 
 func statusAction(c *cli.Context) error {
@@ -68,6 +75,7 @@ func statusAction(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
+		r.emptyLists()
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
@@ -76,8 +84,56 @@ func statusAction(c *cli.Context) error {
 	return nil
 }
 
+// emptyLists makes every nil list of the report an empty one, so that the
+// JSON has [] where there is nothing.
+func (r *report) emptyLists() {
+	empty := func(p any) {
+		switch l := p.(type) {
+		case *[]string:
+			if *l == nil {
+				*l = []string{}
+			}
+		case *[]cage.Rule:
+			if *l == nil {
+				*l = []cage.Rule{}
+			}
+		case *[]cage.Port:
+			if *l == nil {
+				*l = []cage.Port{}
+			}
+		case *[]cage.Skipped:
+			if *l == nil {
+				*l = []cage.Skipped{}
+			}
+		case *[]cage.CopyOp:
+			if *l == nil {
+				*l = []cage.CopyOp{}
+			}
+		case *[]cage.LinkOp:
+			if *l == nil {
+				*l = []cage.LinkOp{}
+			}
+		case *[]cage.Protection:
+			if *l == nil {
+				*l = []cage.Protection{}
+			}
+		case *[]broker.Refusal:
+			if *l == nil {
+				*l = []broker.Refusal{}
+			}
+		}
+	}
+	for _, p := range []any{&r.Chain, &r.Grants, &r.Connect, &r.Bind, &r.Env, &r.Skipped, &r.Protected,
+		&r.Restores, &r.HomeCopy, &r.HomeLink, &r.Protections, &r.Refused} {
+		empty(p)
+	}
+	if r.Credentials == nil {
+		r.Credentials = []credentialState{}
+	}
+}
+
 func buildReport(c *cli.Context) (*report, error) {
-	r := &report{LandlockABI: kernelABI(), InsideCage: os.Getenv("AICAGE") == "1"}
+	r := &report{SchemaVersion: statusSchemaVersion, LandlockABI: kernelABI(), InsideCage: os.Getenv("AICAGE") == "1"}
 	if r.InsideCage {
 		return insideReport(r)
 	}
