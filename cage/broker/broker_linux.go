@@ -21,7 +21,6 @@ type Broker struct {
 	done       chan struct{}
 	inflight   sync.WaitGroup
 	stopOnce   sync.Once
-	selfPID    int32
 	abstractMu sync.Mutex
 	recvMu     sync.Mutex
 	pidfdMu    sync.Mutex
@@ -36,7 +35,7 @@ func Start(o Options) (*Broker, error) {
 		unix.Close(o.Listener)
 		return nil, err
 	}
-	b := &Broker{o: o, stopR: p[0], stopW: p[1], done: make(chan struct{}), pidfds: map[int]int{}, selfPID: int32(os.Getpid())}
+	b := &Broker{o: o, stopR: p[0], stopW: p[1], done: make(chan struct{}), pidfds: map[int]int{}}
 	// Linux 6.6: the kernel hands the CPU straight from the trapped thread
 	// to the broker and back, instead of waking each on another CPU.
 	if os.Getenv("AICAGE_BROKER_NOSYNC") == "" {

@@ -32,7 +32,8 @@ func startCredentials(pol *cage.Policy, host cage.Host) (stop func(), err error)
 		}
 		up, err := upstreamURL(c, host.Env)
 		if err != nil {
-			return nil, fail(fmt.Errorf("credential %s: %w", c.Name, err))
+			return nil, fail(fmt.Errorf("credential %s: %w", c.Name, err),
+				"set $"+c.UpstreamEnv+" to an http(s) URL such as https://gateway.example.com, or unset it to use "+c.Upstream)
 		}
 		name, format, _ := inject.ParseHeader(c.Header) // checked at decoding
 		creds = append(creds, inject.Credential{Name: c.Name, Secret: secret, Upstream: up, Header: name, Format: format})
