@@ -36,6 +36,7 @@ var (
 	files  = flag.Int("files", 50000, "files in the generated repository")
 	keep   = flag.Bool("keep", false, "keep the work directory")
 	rounds = flag.Int("rounds", 4, "alternating rounds of the work-inside benchmarks")
+	only   = flag.Bool("entry", false, "run the entry benchmark and its phase trace only")
 )
 
 func main() {
@@ -128,6 +129,18 @@ func run() error {
 	// it may add is one.
 	afterEntry := loadAvg()
 	rows = append(rows, entry...)
+	phases := w.trace()
+	if *only {
+		limit := 0.5 * float64(numCPU())
+		busy := before > limit || afterEntry-1 > limit
+		printTable(rows, !busy)
+		fmt.Print(phases)
+		fmt.Printf("\nload average before %.2f, after the entry job %.2f (%d cores)\n", before, afterEntry, numCPU())
+		if busy {
+			fmt.Println("the machine was busy: no verdict; these numbers are not to be quoted")
+		}
+		return nil
+	}
 	rows = append(rows, hooks()...)
 	work, err := w.work()
 	if err != nil {
@@ -144,6 +157,7 @@ func run() error {
 	limit := 0.5 * float64(numCPU())
 	busy := before > limit || afterEntry-1 > limit
 	printTable(rows, !busy)
+	fmt.Print(phases)
 	fmt.Printf("\nload average before %.2f, after the entry job %.2f, at the end %.2f (%d cores)\n", before, afterEntry, after, numCPU())
 	if busy {
 		fmt.Println("the machine was busy (load above 0.5 per core before, or above that plus the bench's own one after the entry job): no verdict; these numbers are not to be quoted")

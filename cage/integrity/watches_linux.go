@@ -62,6 +62,15 @@ type watch struct {
 
 func newInotify() (*inotify, error) {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	// EMFILE: the user's instances (fs.inotify.max_user_instances) are
+	// used up. Those of sessions that just ended are torn down in a kernel
+	// worker, after an SRCU grace period (see cmd/aicage/holder.go): a
+	// script that runs aicage in a tight loop may get here first. Wait
+	// for them a little.
+	for wait := time.Millisecond; err == unix.EMFILE && wait <= 64*time.Millisecond; wait *= 2 {
+		time.Sleep(wait)
+		fd, err = unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	}
 	if err != nil {
 		return nil, err
 	}
