@@ -1,6 +1,7 @@
 package cage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // StateError is a state directory that is not what aicage made: the cage
@@ -210,6 +212,17 @@ func WriteHomeFile(p *Policy, rel string, data []byte) error {
 		return err
 	}
 	defer home.Close()
+	// Unchanged since the last session (the usual case): nothing is
+	// written. Reading it back costs less than a truncate and a write.
+	if f, err := home.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW, 0); err == nil {
+		old := make([]byte, len(data)+1)
+		n, _ := io.ReadFull(f, old)
+		fi, serr := f.Stat()
+		f.Close()
+		if serr == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == 0o600 && n == len(data) && bytes.Equal(old[:n], data) {
+			return nil
+		}
+	}
 	if err := home.MkdirAll(filepath.Dir(rel), 0o700); err != nil {
 		return err
 	}

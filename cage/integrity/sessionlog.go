@@ -19,7 +19,15 @@ type sessionLog struct {
 	Omitted int       `json:"omitted,omitempty"` // restores beyond maxEvents
 }
 
+// saveSessionLog writes l as the last session's log, unless l and the log
+// already there both say there were no restores (the usual case): its
+// times are not shown anywhere, so nothing is written per entry.
 func (s *store) saveSessionLog(l sessionLog) error {
+	if len(l.Events) == 0 && l.Omitted == 0 {
+		if old, err := readSessionLogAt(s.fd); err == nil && old != nil && len(old.Events) == 0 && old.Omitted == 0 {
+			return nil
+		}
+	}
 	if l.Events == nil {
 		l.Events = []Event{}
 	}
@@ -96,4 +104,18 @@ func LastSession(storeDir string) ([]Event, error) {
 		})
 	}
 	return l.Events, nil
+}
+
+// readSessionLogAt reads the session log of the store dirfd; nil when
+// there is none or it cannot be read.
+func readSessionLogAt(dirfd int) (*sessionLog, error) {
+	data, err := readFileAt(dirfd, sessionLogName, maxSessionLog)
+	if err != nil {
+		return nil, err
+	}
+	var l sessionLog
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
 }

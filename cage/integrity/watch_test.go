@@ -282,6 +282,39 @@ func TestCloseVerifiesEverything(t *testing.T) {
 	p.noMarker()
 }
 
+// A session without restores after one with them empties the log; a
+// second one without writes nothing.
+func TestLastSessionQuietSessions(t *testing.T) {
+	p := newProject(t)
+	w := p.startWith(options{})
+	writeFile(t, p.path(".git/hooks/post-checkout"), p.evilHook(), 0o755)
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if last, _ := LastSession(p.store); len(last) != 1 {
+		t.Fatalf("LastSession after a restore = %v", last)
+	}
+	log := filepath.Join(p.store, sessionLogName)
+	for round := 0; round < 2; round++ {
+		old := time.Now().Add(-time.Hour)
+		os.Chtimes(log, old, old)
+		if _, err := p.startWith(options{}).Close(); err != nil {
+			t.Fatal(err)
+		}
+		last, err := LastSession(p.store)
+		if err != nil || len(last) != 0 {
+			t.Fatalf("round %d: LastSession after a quiet session = %v, %v", round, last, err)
+		}
+		fi, err := os.Stat(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if written := !fi.ModTime().Equal(old); written != (round == 0) {
+			t.Errorf("round %d: the log was written: %v", round, written)
+		}
+	}
+}
+
 func TestLastSessionWithoutSessions(t *testing.T) {
 	events, err := LastSession(filepath.Join(t.TempDir(), "none"))
 	if err != nil || events != nil {
