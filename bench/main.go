@@ -203,6 +203,12 @@ func newWorld() (*world, error) {
 	if out, err := exec.Command("go", "build", "-o", w.bin, "./cmd/aicage").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building aicage (run from the repository root): %v\n%s", err, out)
 	}
+	// The same without cgo: a static binary, no dynamic loader at start.
+	static := exec.Command("go", "build", "-o", w.bin+"-static", "./cmd/aicage")
+	static.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := static.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building aicage with CGO_ENABLED=0: %v\n%s", err, out)
+	}
 	w.buildFloors()
 	w.env = []string{"HOME=" + w.home, "PATH=" + filepath.Dir(w.bin) + ":/usr/local/bin:/usr/bin:/bin",
 		"XDG_CONFIG_HOME=" + w.home + "/.config", "XDG_DATA_HOME=" + w.home + "/.local/share",
@@ -237,6 +243,7 @@ func (w *world) entry() ([]row, error) {
 	cmds := []named{
 		{"bare /bin/true", "/bin/true"},
 		{"aicage run -- /bin/true", shq(w.bin) + " run -- /bin/true"},
+		{"… built with CGO_ENABLED=0", shq(w.bin+"-static") + " run -- /bin/true"},
 		{"floor: aicage --version", shq(w.bin) + " --version"},
 		{"floor: Go fork+exec+wait true", shq(w.floorGo)},
 	}

@@ -75,10 +75,10 @@ func (c *compiler) baseline() {
 // grantExcept grants dir entry by entry, leaving out the entries matching
 // secrets and descending into directories that hold one.
 func (c *compiler) grantExcept(dir string, a Access, secrets []string, src string) {
-	c.grantExceptRel(dir, "", a, secrets, src)
+	c.grantExceptRel(dir, "", a, newSecretSet(secrets), src)
 }
 
-func (c *compiler) grantExceptRel(root, rel string, a Access, secrets []string, src string) {
+func (c *compiler) grantExceptRel(root, rel string, a Access, secrets *secretSet, src string) {
 	dir, err := c.host.FS.EvalSymlinks(filepath.Join(root, rel))
 	if err != nil {
 		return
@@ -89,23 +89,69 @@ func (c *compiler) grantExceptRel(root, rel string, a Access, secrets []string, 
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
-		r := path.Join(rel, e.Name())
-		if matchesAny(r, secrets) {
+		r := e.Name()
+		if rel != "" {
+			r = rel + "/" + r
+		}
+		if secrets.matches(r) {
 			continue
 		}
-		if e.IsDir() && holdsSecret(r, secrets) {
+		if e.IsDir() && secrets.holds(r) {
 			c.grantExceptRel(root, r, a, secrets, src)
 			continue
 		}
 		if e.Type()&fs.ModeSymlink == 0 {
 			// Not a link, in a resolved directory: already resolved, and
 			// its type is known without another stat (most of /etc).
-			c.add(Rule{Path: filepath.Join(dir, e.Name()), Access: a, Dir: e.IsDir(), Source: src})
+			c.add(Rule{Path: strings.TrimSuffix(dir, "/") + "/" + e.Name(), Access: a, Dir: e.IsDir(), Source: src})
 			continue
 		}
 		c.addExisting(filepath.Join(dir, e.Name()), a, src)
 	}
 }
+
+// secretSet is a list of path.Match patterns (slash-separated, relative),
+// split once so that each of the hundreds of names of /etc costs a map
+// lookup or two instead of a match against every pattern.
+type secretSet struct {
+	exact    map[string]bool // patterns without meta characters
+	globs    []string        // the others
+	under    map[string]bool // literal leading parts of deeper patterns
+	globDirs []string        // leading parts with meta characters
+}
+
+func newSecretSet(patterns []string) *secretSet {
+	s := &secretSet{exact: map[string]bool{}, under: map[string]bool{}}
+	for _, p := range patterns {
+		if hasMeta(p) {
+			s.globs = append(s.globs, p)
+		} else {
+			s.exact[p] = true
+		}
+		parts := strings.Split(p, "/")
+		for d := 1; d < len(parts); d++ {
+			lead := strings.Join(parts[:d], "/")
+			if hasMeta(lead) {
+				s.globDirs = append(s.globDirs, lead)
+			} else {
+				s.under[lead] = true
+			}
+		}
+	}
+	return s
+}
+
+// matches reports whether rel is one of the patterns' paths.
+func (s *secretSet) matches(rel string) bool {
+	return s.exact[rel] || matchesAny(rel, s.globs)
+}
+
+// holds reports whether a pattern lies below the directory rel.
+func (s *secretSet) holds(rel string) bool {
+	return s.under[rel] || matchesAny(rel, s.globDirs)
+}
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 
 func matchesAny(rel string, patterns []string) bool {
 	for _, p := range patterns {
