@@ -199,8 +199,11 @@ func (w *walker) compareStruct(path string, t reflect.Type, node map[string]any)
 		}
 	}
 	for _, f := range fields {
-		if in := slices.Contains(required, f.key); in != !f.omitempty {
-			w.add(join(path, f.key), "required in the schema is %v, but omitempty in Go is %v", in, f.omitempty)
+		switch in := slices.Contains(required, f.key); {
+		case in && f.omitempty:
+			w.add(join(path, f.key), "required in the schema, but omitempty in Go: it may be absent")
+		case !in && !f.omitempty:
+			w.add(join(path, f.key), "not required in the schema, but always written (no omitempty in Go)")
 		}
 	}
 }
