@@ -297,10 +297,7 @@ func completeFlag(flags []cli.Flag, k *completer, cur string, extra ...candidate
 		return nil
 	}
 	var cands []candidate
-	for _, f := range flags {
-		if n := f.Names()[0]; n == "help" || n == "version" {
-			continue // urfave/cli's own, added below where they apply
-		}
+	for _, f := range ownFlags(flags) {
 		desc := ""
 		if d, ok := f.(cli.DocGenerationFlag); ok {
 			desc = d.GetUsage()
@@ -359,6 +356,19 @@ func lookupFlag(flags []cli.Flag, name string) cli.Flag {
 		}
 	}
 	return nil
+}
+
+// ownFlags are flags without urfave/cli's --help and --version, which
+// it adds to the lists when the app runs; the callers add them where they
+// apply.
+func ownFlags(flags []cli.Flag) []cli.Flag {
+	var own []cli.Flag
+	for _, f := range flags {
+		if n := f.Names()[0]; n != "help" && n != "version" {
+			own = append(own, f)
+		}
+	}
+	return own
 }
 
 func takesValue(f cli.Flag) bool {
