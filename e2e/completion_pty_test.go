@@ -119,6 +119,9 @@ func completeProject(t *testing.T, w *hookWorld, shell, rc string) {
 	s.tab(`aicage ini`, `RAN: \[init\]`)
 	s.tab(`aicage init --template cl`, `RAN: \[init\] \[--template\] \[claude\]`)
 	s.tab(`aicage run --profile st`, `RAN: \[run\] \[--profile\] \[strict\]`)
+	s.tab(`aicage init --template=cl`, `RAN: \[init\] \[--template=claude\]`)
+	s.tab(`aicage --best-e`, `RAN: \[--best-effort\]`)
+	s.tab(`aicage status --j`, `RAN: \[status\] \[--json\]`)
 	s.list(`aicage --profile `, "offline", "aiAgent", "devNet", "strict")
 	s.list(`aicage run `, "claude", "aider")
 	if d := time.Since(start); d > 5*time.Second {
