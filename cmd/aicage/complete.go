@@ -227,7 +227,7 @@ func completeWords(app *cli.App, k *completer, words []string) []candidate {
 	if j, val := skipFlags(cmd.Flags, args); val != "" {
 		return complete(flagValues[val], k, cur, "")
 	} else if j < len(args) {
-		return nil // one argument at most
+		return nil // argValues complete the first argument only
 	}
 	if strings.HasPrefix(cur, "-") {
 		return completeFlag(cmd.Flags, k, cur)
@@ -278,7 +278,7 @@ func skipFlags(flags []cli.Flag, args []string) (int, string) {
 		}
 		if f := lookupFlag(flags, name); f != nil && takesValue(f) {
 			if i+1 == len(args) {
-				return i + 1, name
+				return i + 1, f.Names()[0]
 			}
 			i++
 		}
