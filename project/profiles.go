@@ -134,6 +134,11 @@ func readUserProfile(file string) (*ProfileDef, *positions, error) {
 	return &p, pos, nil
 }
 
+// AvailableProfiles lists every profile name that could be used here, cfg
+// (nil without a config) included: the built-ins strictest first, the
+// config's, then the user's profile files.
+func AvailableProfiles(cfg *Config, h Host) []string { return availableProfiles(cfg, h) }
+
 // availableProfiles lists every profile name that could be used here.
 func availableProfiles(cfg *Config, h Host) []string {
 	names := BuiltinProfiles()
