@@ -19,6 +19,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/aicage/aicage/docs/schema"
 	"github.com/aicage/aicage/hooks"
 	"github.com/aicage/aicage/project"
 	"github.com/aicage/aicage/templates"
@@ -193,6 +194,13 @@ var argValues = map[string]func(*completer) []candidate{
 	"unlink-hardlinks": func(*completer) []candidate { return []candidate{{word: wantDirs}} },
 	"hook":             func(*completer) []candidate { return shellNames() },
 	"completion":       func(*completer) []candidate { return shellNames() },
+	"schema": func(*completer) []candidate {
+		var out []candidate
+		for _, n := range schema.Names() {
+			out = append(out, candidate{word: n})
+		}
+		return out
+	},
 }
 
 // takesRunFlags reports whether a command reads the global flags itself,

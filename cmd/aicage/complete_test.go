@@ -84,7 +84,8 @@ func TestCompleteWords(t *testing.T) {
 		want  string // the candidates, space-separated
 	}{
 		{[]string{"ini"}, "init"},
-		{[]string{"s"}, "shell status"},
+		{[]string{"s"}, "schema shell status"},
+		{[]string{"schema", ""}, "config status doctor"},
 		{[]string{"--p"}, "--profile"},
 		{[]string{"-"}, "--profile --best-effort --help --version"},
 		{[]string{"--profile", ""}, "offline aiAgent devNet strict mine"},
