@@ -5,8 +5,10 @@
 //
 // # How the halves meet
 //
-// The outer half runs in the user's shell. At a prompt where $PWD changed
-// it calls 'aicage hook decide' once; the code that prints (built by
+// The outer half runs in the user's shell. At a prompt where $PWD changed,
+// or where the trust store's stamp holds another token than at the last
+// decision (every allow and deny rewrites it; the hook reads it with the
+// read builtin), it calls 'aicage hook decide' once; the code that prints (built by
 // [Skip] and [Enter]) either remembers a project to leave alone or calls
 // the hook's enter function, which runs 'aicage shell' with
 // AICAGE_HOOK_OUT naming a file outside the cage's reach. The inner half
@@ -18,8 +20,9 @@
 // AICAGE_HOOK_OUT; the outer half only ever passes it to cd.
 //
 // Nothing the hooks print or read is code chosen by a cage: the only
-// values pasted into shell code are the aicage binary's path, state tokens
-// made of [a-z0-9], and a file name aicage made, each quoted by [Quote].
+// values pasted into shell code are the aicage binary's path, the stamp's
+// path, state tokens made of [a-z0-9], and a file name aicage made, each
+// quoted by [Quote]. The stamp's content is only compared, never run.
 package hooks
 
 import (
@@ -41,6 +44,21 @@ var binLine = map[string]string{
 	"bash": "_aicage_bin=aicage\n",
 	"zsh":  "typeset -g _aicage_bin=aicage\n",
 	"fish": "set -g __aicage_bin aicage\n",
+}
+
+// stampLine is the line of each script that names the trust store's
+// stamp; Script replaces it.
+var stampLine = map[string]string{
+	"bash": "_aicage_stamp=\n",
+	"zsh":  "typeset -g _aicage_stamp=\n",
+	"fish": "set -g __aicage_stamp ''\n",
+}
+
+// stampPrefix is what stays of each stampLine before the quoted path.
+var stampPrefix = map[string]string{
+	"bash": "_aicage_stamp=",
+	"zsh":  "typeset -g _aicage_stamp=",
+	"fish": "set -g __aicage_stamp ",
 }
 
 // Env names shared with cmd/aicage.
@@ -77,9 +95,10 @@ func known(shell string) error {
 	return nil
 }
 
-// Script returns the hook for shell with self, the aicage binary, quoted
-// into it.
-func Script(shell, self string) (string, error) {
+// Script returns the hook for shell with self, the aicage binary, and
+// stamp, the trust store's stamp (see project.TrustStore.StampPath),
+// quoted into it.
+func Script(shell, self, stamp string) (string, error) {
 	if err := known(shell); err != nil {
 		return "", err
 	}
@@ -87,12 +106,18 @@ func Script(shell, self string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("bug: reading the %s hook: %w", shell, err)
 	}
-	s, line := string(b), binLine[shell]
-	if strings.Count(s, line) != 1 {
-		return "", fmt.Errorf("bug: the %s hook must name the binary exactly once", shell)
+	s := string(b)
+	for _, r := range []struct{ line, prefix, value string }{
+		{binLine[shell], strings.TrimSuffix(binLine[shell], "aicage\n"), self},
+		{stampLine[shell], stampPrefix[shell], stamp},
+	} {
+		if strings.Count(s, r.line) != 1 {
+			return "", fmt.Errorf("bug: the %s hook must have the line %q exactly once", shell, r.line)
+		}
+		q, _ := Quote(shell, r.value)
+		s = strings.Replace(s, r.line, r.prefix+q+"\n", 1)
 	}
-	q, _ := Quote(shell, self)
-	return strings.Replace(s, line, strings.TrimSuffix(line, "aicage\n")+q+"\n", 1), nil
+	return s, nil
 }
 
 // Quote makes s one word of shell code that stands for exactly s.
@@ -155,7 +180,7 @@ func InnerInit(shell, dir, root string, dirs []string) (*Inner, error) {
 	if err := known(shell); err != nil {
 		return nil, err
 	}
-	script, err := Script(shell, "aicage")
+	script, err := Script(shell, "aicage", "")
 	if err != nil {
 		return nil, err
 	}

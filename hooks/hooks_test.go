@@ -42,7 +42,7 @@ func TestHookScriptsParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			printed, err := Script(shell, nasty)
+			printed, err := Script(shell, nasty, nasty+".stamp")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,25 +108,28 @@ func TestHookQuote(t *testing.T) {
 }
 
 // TestHookScriptNamesBinary: the printed hook calls the binary by the quoted
-// path, and only there.
+// path, and reads the stamp by its quoted path, each in one place.
 func TestHookScriptNamesBinary(t *testing.T) {
 	for _, shell := range Shells {
-		s, err := Script(shell, nasty)
+		stamp := nasty + "/stamp"
+		s, err := Script(shell, nasty, stamp)
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, _ := Quote(shell, nasty)
-		if strings.Count(s, q) != 1 {
-			t.Errorf("%s: the quoted path appears %d times, want 1", shell, strings.Count(s, q))
+		for _, v := range []string{nasty, stamp} {
+			q, _ := Quote(shell, v)
+			if strings.Count(s, q) != 1 {
+				t.Errorf("%s: the quoted path %q appears %d times, want 1", shell, v, strings.Count(s, q))
+			}
 		}
-		if strings.Contains(s, binLine[shell]) {
-			t.Errorf("%s: the placeholder line is still there", shell)
+		if strings.Contains(s, binLine[shell]) || strings.Contains(s, stampLine[shell]) {
+			t.Errorf("%s: a placeholder line is still there", shell)
 		}
 	}
 }
 
 func TestHookUnknownShell(t *testing.T) {
-	_, err := Script("tcsh", "/bin/aicage")
+	_, err := Script("tcsh", "/bin/aicage", "/s")
 	var ue *UnknownShellError
 	if !errors.As(err, &ue) {
 		t.Fatalf("Script(tcsh) = %v, want an UnknownShellError", err)
@@ -171,7 +174,7 @@ func TestHookInstall(t *testing.T) {
 	}
 	for _, c := range cases {
 		need(t, c.shell)
-		s, err := Script(c.shell, "/bin/false")
+		s, err := Script(c.shell, "/bin/false", "/nonexistent/stamp")
 		if err != nil {
 			t.Fatal(err)
 		}
