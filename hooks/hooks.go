@@ -12,7 +12,7 @@
 // [Skip] and [Enter]) either remembers a project to leave alone or calls
 // the hook's enter function, which runs 'aicage shell' with
 // AICAGE_HOOK_OUT naming a file outside the cage's reach. The inner half
-// ([Inner]) runs in the caged shell and, at a prompt where $PWD is outside
+// (part of [Init]) runs in the caged shell and, at a prompt where $PWD is outside
 // the project, writes "L" and the path into a file in the cage's $TMPDIR
 // and exits; at other prompts it writes "X" and $PWD, so that an exit by
 // hand lands where the user was. aicage reads that file after the cage is
@@ -32,7 +32,7 @@ import (
 	"strings"
 )
 
-//go:embed aicage.bash aicage.zsh aicage.fish
+//go:embed aicage.bash aicage.zsh aicage.fish mark.bash mark.zsh mark.fish
 var scripts embed.FS
 
 // Shells are the supported shells, sorted.
@@ -164,71 +164,3 @@ func ShellOf(prog string) string {
 	}
 	return ""
 }
-
-// Inner is what a caged shell needs to run the inner half of the hook.
-type Inner struct {
-	Files map[string]string // written into the init directory, 0600
-	Args  []string          // appended to the shell's argv
-	Env   []string          // added to its environment
-}
-
-// InnerInit returns the init for shell with dir as the init directory, as
-// the cage sees it, root the project root as the outer shell named it and
-// dirs the outer shell's directory stack. The private home's own rc file,
-// if any, still runs first.
-func InnerInit(shell, dir, root string, dirs []string) (*Inner, error) {
-	if err := known(shell); err != nil {
-		return nil, err
-	}
-	script, err := Script(shell, "aicage", "")
-	if err != nil {
-		return nil, err
-	}
-	in := &Inner{Env: []string{WhereEnv + "=" + filepath.Join(dir, WhereFile), RootEnv + "=" + root}}
-	if len(dirs) > 0 {
-		in.Env = append(in.Env, DirsEnv+"="+strings.Join(dirs, "\n"))
-	}
-	switch shell {
-	case "bash":
-		in.Files = map[string]string{"bashrc": bashrc + script}
-		in.Args = []string{"--rcfile", filepath.Join(dir, "bashrc")}
-	case "zsh":
-		in.Files = map[string]string{".zshrc": zshrc + script}
-		in.Env = append(in.Env, "ZDOTDIR="+dir)
-	case "fish":
-		in.Files = map[string]string{"hook.fish": script + fishPrompt}
-		q, _ := Quote("fish", filepath.Join(dir, "hook.fish"))
-		in.Args = []string{"--init-command", "source " + q}
-	}
-	return in, nil
-}
-
-const bashrc = `# written by aicage for a caged shell that its hook started
-if [[ -r ~/.bashrc ]]; then
-	. ~/.bashrc
-else
-	PS1='\w\$ '
-fi
-PS1="(aicage) $PS1"
-`
-
-const zshrc = `# written by aicage for a caged shell that its hook started
-unset ZDOTDIR
-if [[ -r ~/.zshrc ]]; then
-	source ~/.zshrc
-else
-	PS1='%~%# '
-fi
-PS1="(aicage) $PS1"
-`
-
-const fishPrompt = `
-set -q fish_greeting; or set -g fish_greeting ''
-if functions -q fish_prompt
-    functions -c fish_prompt __aicage_fish_prompt
-    function fish_prompt
-        printf '(aicage) '
-        __aicage_fish_prompt
-    end
-end
-`

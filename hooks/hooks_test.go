@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,13 +47,17 @@ func TestHookScriptsParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inner, err := InnerInit(shell, "/p/.aicage/state/tmp/x", "/p", []string{"/a b"})
-			if err != nil {
-				t.Fatal(err)
-			}
 			texts := map[string]string{"stored": string(raw), "printed": printed}
-			for name, content := range inner.Files {
-				texts["init "+name] = content
+			for _, hook := range []*Hook{nil, {Root: "/p", Dirs: []string{"/a b"}}} {
+				for _, look := range []Look{{}, {true, true, true}} {
+					in, err := Init(shell, "/p/.aicage/state/tmp/x", look, hook)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for name, content := range in.Files {
+						texts[fmt.Sprintf("init %s %+v hook=%v", name, look, hook != nil)] = content
+					}
+				}
 			}
 			for name, text := range texts {
 				f := filepath.Join(t.TempDir(), "hook."+shell)
@@ -69,9 +74,11 @@ func TestHookScriptsParse(t *testing.T) {
 
 func TestHookShellcheck(t *testing.T) {
 	sc := need(t, "shellcheck")
-	out, err := exec.Command(sc, "--shell=bash", "aicage.bash").CombinedOutput()
-	if err != nil {
-		t.Errorf("shellcheck aicage.bash: %v\n%s", err, out)
+	for _, f := range []string{"aicage.bash", "mark.bash"} {
+		out, err := exec.Command(sc, "--shell=bash", f).CombinedOutput()
+		if err != nil {
+			t.Errorf("shellcheck %s: %v\n%s", f, err, out)
+		}
 	}
 }
 
@@ -137,8 +144,8 @@ func TestHookUnknownShell(t *testing.T) {
 	if h := ue.Hint(); h != "supported shells: bash, fish, zsh" {
 		t.Errorf("hint %q", h)
 	}
-	if _, err := InnerInit("sh", "/d", "/p", nil); err == nil {
-		t.Error("InnerInit(sh) did not fail")
+	if _, err := Init("sh", "/d", Look{}, nil); err == nil {
+		t.Error("Init(sh) did not fail")
 	}
 }
 
