@@ -117,3 +117,39 @@ func (s *hookShell) raw() string {
 	defer s.mu.Unlock()
 	return s.buf.String()
 }
+
+// TestHookUserRC: the user's rc for cages ($XDG_CONFIG_HOME/aicage/rc.SHELL,
+// outside the cage) runs in every caged shell, after the private home's rc
+// file and under the marker: its prompt and its functions are there. The
+// cage gets a copy; the original stays out of reach.
+func TestHookUserRC(t *testing.T) {
+	forEachHookShell(t, func(t *testing.T, shell string, uid int) {
+		w := newHookWorld(t, uid, "")
+		var rc string
+		switch shell {
+		case "bash":
+			rc = "PS1='RC$ '\nhello() { echo \"HELLO-FROM-$1\"; }\n"
+		case "zsh":
+			rc = "PS1='RC%# '\nhello() { echo \"HELLO-FROM-$1\" }\n"
+		case "fish":
+			rc = "function fish_prompt; printf 'RC> '; end\nfunction hello; echo HELLO-FROM-$argv[1]; end\n"
+		}
+		orig := filepath.Join(w.home, ".config", "aicage", "rc."+shell)
+		w.mkdir(filepath.Dir(orig))
+		w.write(orig, rc, 0o644)
+		if uid >= 0 {
+			w.chownAll()
+		}
+		s := w.startCagedShell(shell)
+		s.expect(regexp.MustCompile(`\(aicage\) ` + sgr + `RC[$%#>] `))
+		s.send("hello R''C")
+		s.expect(regexp.MustCompile(`HELLO-FROM-RC\r?\n`))
+		s.at("a shell with the user's rc for cages", where{true, w.proj})
+		from := s.mark()
+		s.send("cat " + hookQuote(orig) + "; echo CAT''-done")
+		s.expect(regexp.MustCompile(`CAT-done`))
+		if out := s.output(from); strings.Contains(out, "HELLO-FROM-$") || strings.Contains(out, "HELLO-FROM-$argv") {
+			t.Errorf("%s: the original rc for cages was readable in the cage:\n%s", shell, out)
+		}
+	})
+}

@@ -50,7 +50,7 @@ func TestHookScriptsParse(t *testing.T) {
 			texts := map[string]string{"stored": string(raw), "printed": printed}
 			for _, hook := range []*Hook{nil, {Root: "/p", Dirs: []string{"/a b"}}} {
 				for _, look := range []Look{{}, {true, true, true}} {
-					in, err := Init(shell, "/p/.aicage/state/tmp/x", look, hook)
+					in, err := Init(shell, "/p/.aicage/state/tmp/x", Options{Look: look, Hook: hook, RC: "echo rc"})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -144,7 +144,7 @@ func TestHookUnknownShell(t *testing.T) {
 	if h := ue.Hint(); h != "supported shells: bash, fish, zsh" {
 		t.Errorf("hint %q", h)
 	}
-	if _, err := Init("sh", "/d", Look{}, nil); err == nil {
+	if _, err := Init("sh", "/d", Options{}); err == nil {
 		t.Error("Init(sh) did not fail")
 	}
 }

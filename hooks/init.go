@@ -8,9 +8,10 @@ import (
 
 // Every interactive bash, zsh or fish that 'aicage shell' starts gets an
 // init of aicage's: files in a fresh directory of the cage's $TMPDIR that
-// run the private home's own rc file first, then mark the shell as caged
-// (mark.SHELL), and, when the hook started it, the inner half of the hook
-// (aicage.SHELL).
+// run the private home's own rc file first, then the user's rc for cages
+// (a copy of $XDG_CONFIG_HOME/aicage/rc.SHELL, made outside), then mark
+// the shell as caged (mark.SHELL), and, when the hook started it, the
+// inner half of the hook (aicage.SHELL).
 
 // Look is how a caged shell shows that it is caged. The user chooses it
 // outside the cage (AICAGE_PROMPT=0, AICAGE_TITLE=0, NO_COLOR), where
@@ -28,6 +29,17 @@ type Hook struct {
 	Dirs []string
 }
 
+// Options say what goes into the init.
+type Options struct {
+	Look Look
+	Hook *Hook  // nil for a shell started by hand
+	RC   string // the user's rc for cages, its text
+}
+
+// RCName is the name of the user's rc for cages, in aicage's
+// configuration directory, for shell.
+func RCName(shell string) string { return "rc." + shell }
+
 // ShellInit is what a caged shell is given.
 type ShellInit struct {
 	Files map[string]string // written into the init directory, 0600
@@ -36,8 +48,8 @@ type ShellInit struct {
 }
 
 // Init returns the init for shell with dir as the init directory, as the
-// cage sees it; hook is nil for a shell started by hand.
-func Init(shell, dir string, look Look, hook *Hook) (*ShellInit, error) {
+// cage sees it.
+func Init(shell, dir string, o Options) (*ShellInit, error) {
 	if err := known(shell); err != nil {
 		return nil, err
 	}
@@ -45,9 +57,13 @@ func Init(shell, dir string, look Look, hook *Hook) (*ShellInit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bug: reading the %s mark: %w", shell, err)
 	}
-	body := lookVars(shell, look) + string(mark)
+	body := ""
+	if o.RC != "" {
+		body = "# your " + RCName(shell) + ", copied in by aicage\n" + strings.TrimSuffix(o.RC, "\n") + "\n"
+	}
+	body += lookVars(shell, o.Look) + string(mark)
 	in := &ShellInit{}
-	if hook != nil {
+	if hook := o.Hook; hook != nil {
 		script, err := Script(shell, "aicage", "")
 		if err != nil {
 			return nil, err
@@ -66,7 +82,7 @@ func Init(shell, dir string, look Look, hook *Hook) (*ShellInit, error) {
 		in.Files = map[string]string{".zshenv": zshenv, ".zshrc": zshrc + body}
 		in.Env = append(in.Env, "ZDOTDIR="+dir)
 	case "fish":
-		if hook != nil {
+		if o.Hook != nil {
 			body += fishGreeting
 		}
 		in.Files = map[string]string{"init.fish": body}

@@ -140,18 +140,24 @@ func (hs *hookShell) prepare(pol *cage.Policy) (err error) {
 	if hs.out != "" {
 		hook = &hooks.Hook{Root: hs.root, Dirs: hs.dirs}
 	}
-	switch {
-	case shell == "" && hook != nil:
-		warningf("no aicage hook for %s: type 'exit' to leave the cage (cd alone will not)", filepath.Base(prog))
+	if shell == "" {
+		if hook != nil {
+			warningf("no aicage hook for %s: type 'exit' to leave the cage (cd alone will not)", filepath.Base(prog))
+		}
 		return nil
-	case shell == "", hook == nil && !hs.look.Mark && !hs.look.Title:
+	}
+	rc, err := userRC(shell)
+	if err != nil {
+		return err
+	}
+	if hook == nil && rc == "" && !hs.look.Mark && !hs.look.Title {
 		return nil
 	}
 	hs.roots = []string{hs.root, pol.Root}
 	if err := hs.makeDir(pol); err != nil {
 		return err
 	}
-	in, err := hooks.Init(shell, filepath.Join(pol.TmpDir, hs.dir), hs.look, hook)
+	in, err := hooks.Init(shell, filepath.Join(pol.TmpDir, hs.dir), hooks.Options{Look: hs.look, Hook: hook, RC: rc})
 	if err != nil {
 		return err
 	}
