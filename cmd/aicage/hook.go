@@ -40,7 +40,8 @@ func init() {
 			"  ~/.bashrc                   eval \"$(aicage hook bash)\"\n" +
 			"  ~/.zshrc                    eval \"$(aicage hook zsh)\"\n" +
 			"  ~/.config/fish/config.fish  aicage hook fish | source\n" +
-			"Then cd into a trusted project enters its cage; cd out of it, or exit, leaves.",
+			"Then cd into a trusted project enters its cage; cd out of it, or exit, leaves.\n" +
+			"'aicage allow' or 'deny' counts at the next prompt, as 'direnv allow' does.",
 		SkipFlagParsing: true,
 		Action:          hookAction,
 	})
