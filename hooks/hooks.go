@@ -1,22 +1,23 @@
 // Package hooks is aicage's shell integration: the hook scripts for bash,
 // zsh and fish, kept as real files and embedded, the quoting of values
-// pasted into them, and the init files that give a caged shell the inner
-// half of the hook.
+// pasted into them, and the init files every caged shell gets (the cage's
+// mark on its prompt, and for the hook's shells the inner half of the
+// hook).
 //
 // # How the halves meet
 //
 // The outer half runs in the user's shell. At a prompt where $PWD changed,
 // or where the trust store's stamp holds another token than at the last
 // decision (every allow and deny rewrites it; the hook reads it with the
-// read builtin), it calls 'aicage hook decide' once; the code that prints (built by
-// [Skip] and [Enter]) either remembers a project to leave alone or calls
-// the hook's enter function, which runs 'aicage shell' with
+// read builtin), it calls 'aicage hook decide' once; the code that prints
+// (built by [Skip] and [Enter]) either remembers a project to leave alone
+// or calls the hook's enter function, which runs 'aicage shell' with
 // AICAGE_HOOK_OUT naming a file outside the cage's reach. The inner half
-// (part of [Init]) runs in the caged shell and, at a prompt where $PWD is outside
-// the project, writes "L" and the path into a file in the cage's $TMPDIR
-// and exits; at other prompts it writes "X" and $PWD, so that an exit by
-// hand lands where the user was. aicage reads that file after the cage is
-// gone, checks it is a plain absolute path, and copies it to
+// (part of [Init]) runs in the caged shell and, at a prompt where $PWD is
+// outside the project, writes "L" and the path into a file in the cage's
+// $TMPDIR and exits; at other prompts it writes "X" and $PWD, so that an
+// exit by hand lands where the user was. aicage reads that file after the
+// cage is gone, checks it is a plain absolute path, and copies it to
 // AICAGE_HOOK_OUT; the outer half only ever passes it to cd.
 //
 // Nothing the hooks print or read is code chosen by a cage: the only

@@ -57,8 +57,8 @@ func shellAction(c *cli.Context) error {
 
 // A bash, zsh or fish that 'aicage shell' starts gets init files in a
 // fresh directory under the cage's $TMPDIR (see package hooks): the
-// private home's rc file, then the cage's mark on the prompt and the
-// terminal's title.
+// private home's rc file, then a copy of the user's rc for cages, then the
+// cage's mark on the prompt and the terminal's title.
 //
 // A shell that the hook started (AICAGE_HOOK_OUT is set) gets the inner
 // half of the hook there too. When it leaves the project it writes where
@@ -139,6 +139,7 @@ func (hs *hookShell) prepare(pol *cage.Policy) (err error) {
 	var hook *hooks.Hook
 	if hs.out != "" {
 		hook = &hooks.Hook{Root: hs.root, Dirs: hs.dirs}
+		hs.roots = []string{hs.root, pol.Root}
 	}
 	if shell == "" {
 		if hook != nil {
@@ -153,7 +154,6 @@ func (hs *hookShell) prepare(pol *cage.Policy) (err error) {
 	if hook == nil && rc == "" && !hs.look.Mark && !hs.look.Title {
 		return nil
 	}
-	hs.roots = []string{hs.root, pol.Root}
 	if err := hs.makeDir(pol); err != nil {
 		return err
 	}
