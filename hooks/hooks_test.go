@@ -197,3 +197,43 @@ func TestHookInstall(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkInstall: the mark's prompt function goes last among the prompt
+// hooks, after the user's prompt command, keeps the others, and is
+// installed once however often the init runs; it prepends the marker to a
+// prompt once, even when the prompt is kept between prompts.
+func TestMarkInstall(t *testing.T) {
+	cases := []struct {
+		shell, before, show, want string
+	}{
+		{"bash", `PROMPT_COMMAND='other1; other2'`, `declare -p PROMPT_COMMAND`,
+			`declare -- PROMPT_COMMAND="other1; other2;_aicage_prompt"`},
+		{"bash", `PROMPT_COMMAND=(other1 other2)`, `declare -p PROMPT_COMMAND`,
+			`declare -a PROMPT_COMMAND=([0]="other1" [1]="other2" [2]="_aicage_prompt")`},
+		{"bash", ``, `PS1='x$ '; _aicage_prompt; _aicage_prompt; printf '%s\n' "$PS1"`, `(aicage) x$`},
+		{"bash", ``, `PS1='[(aicage)] x$ '; _aicage_prompt; printf '%s\n' "$PS1"`, `[(aicage)] x$`},
+		{"zsh", `precmd_functions=(other1 other2)`, `print -r -- "$precmd_functions"`,
+			`other1 other2 _aicage_prompt`},
+		{"zsh", ``, `PS1='x%# '; _aicage_prompt; _aicage_prompt; print -r -- "$PS1"`, `(aicage) x%#`},
+	}
+	for _, c := range cases {
+		need(t, c.shell)
+		in, err := Init(c.shell, "/d", Options{Look: Look{Mark: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := map[string]string{"bash": "bashrc", "zsh": ".zshrc"}[c.shell]
+		// the rc part only: the private home's rc file is not there
+		text := in.Files[name]
+		f := filepath.Join(t.TempDir(), "init")
+		if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		q, _ := Quote(c.shell, f)
+		code := "HOME=/nonexistent\n" + c.before + "\nsource " + q + "\nsource " + q + "\n" + c.show
+		out, err := exec.Command(c.shell, "-c", code).CombinedOutput()
+		if got := strings.TrimSpace(string(out)); err != nil || got != c.want {
+			t.Errorf("%s after %s and two inits:\n got %s (%v)\nwant %s", c.shell, c.before, got, err, c.want)
+		}
+	}
+}
