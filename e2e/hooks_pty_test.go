@@ -229,6 +229,13 @@ func (w *hookWorld) startShellNoPrompt(shell, dir, rc string) *hookShell {
 		w.write(filepath.Join(w.home, ".config", "fish", "config.fish"), rc, 0o644)
 		args = []string{"-i"}
 	}
+	return w.startPty(shell, dir, env, prog, args...)
+}
+
+// startPty starts prog on a new pseudo-terminal, as the world's user, in
+// a session of its own.
+func (w *hookWorld) startPty(name, dir string, env []string, prog string, args ...string) *hookShell {
+	w.t.Helper()
 	ptmx, tty, err := openHookPty()
 	if err != nil {
 		w.t.Fatal(err)
@@ -251,7 +258,7 @@ func (w *hookWorld) startShellNoPrompt(shell, dir, rc string) *hookShell {
 		ptmx.Close()
 		w.t.Fatal(err)
 	}
-	s := &hookShell{t: w.t, name: shell, cmd: cmd, ptmx: ptmx, done: make(chan struct{})}
+	s := &hookShell{t: w.t, name: name, cmd: cmd, ptmx: ptmx, done: make(chan struct{})}
 	go s.read()
 	w.t.Cleanup(s.stop)
 	return s

@@ -353,3 +353,86 @@ func TestHookHandoffHostile(t *testing.T) {
 		}
 	})
 }
+
+// TestHookTrustNextPrompt (issue 19): like direnv, a trust change counts
+// at the next prompt. 'aicage allow' typed at a blocked project's prompt
+// makes that next prompt the caged one; after an exit by hand, allowing
+// the project again enters it again, and denying it says it is blocked.
+// Prompts where neither the directory nor the trust store changed start
+// no aicage process (the hook calls aicage through a wrapper that counts).
+func TestHookTrustNextPrompt(t *testing.T) {
+	forEachHookShell(t, func(t *testing.T, shell string, uid int) {
+		w := newHookWorld(t, uid, "")
+		log := filepath.Join(w.base, "calls")
+		counting := filepath.Join(w.base, "counting-aicage")
+		w.write(log, "", 0o644)
+		w.write(counting, "#!/bin/sh\necho \"$*\" >>"+hookQuoteFor("bash", log)+"\nexec "+hookQuoteFor("bash", w.bin)+" \"$@\"\n", 0o755)
+		calls := func() int {
+			t.Helper()
+			b, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Count(string(b), "\n")
+		}
+		s := w.startShell(shell, w.elsewhere, hookRC(shell, w.bin)+setHookBin(shell, counting))
+		aicage := hookQuote(w.bin)
+
+		from := s.mark()
+		s.cd(w.untrusted, false)
+		if out := s.output(from); !strings.Contains(out, "is blocked, run 'aicage allow'") {
+			t.Fatalf("%s: no blocked line on entering an untrusted project:\n%s", shell, out)
+		}
+		n := calls()
+		for i := 0; i < 3; i++ {
+			s.do("", false)
+			s.do("true", false)
+		}
+		s.at("prompts with no change", where{false, w.untrusted})
+		if got := calls(); got != n {
+			t.Errorf("%s: %d aicage processes at prompts where nothing changed, want none", shell, got-n)
+		}
+
+		s.send(aicage + " allow")
+		s.expect(regexp.MustCompile(`trusted \S*untrusted/\.aicage\.toml`))
+		s.expect(innerPrompt)
+		s.at("the prompt after 'aicage allow'", where{true, w.untrusted})
+		if s.readsCanary(w) {
+			t.Errorf("%s: the real ~/.ssh/id_canary was readable at the prompt after 'aicage allow'", shell)
+		}
+
+		// exit by hand: stay out, until the project is allowed again
+		s.do("exit", false)
+		s.do("", false)
+		s.at("exit", where{false, w.untrusted})
+		s.send(aicage + " allow")
+		s.expect(innerPrompt)
+		s.at("the prompt after allowing again", where{true, w.untrusted})
+		s.do("exit", false)
+
+		// deny: the next prompt says so, once
+		from = s.mark()
+		s.send(aicage + " deny")
+		s.expect(regexp.MustCompile(`blocked \S+ until`))
+		s.expect(outerPrompt)
+		s.do("", false)
+		if out := s.output(from); strings.Count(out, "is blocked, run 'aicage allow'") != 1 {
+			t.Errorf("%s: after 'aicage deny' the hook printed\n%s\nwant the blocked line once", shell, out)
+		}
+		n = calls()
+		s.do("", false)
+		s.do("true", false)
+		if got := calls(); got != n {
+			t.Errorf("%s: %d aicage processes at prompts after the deny was seen, want none", shell, got-n)
+		}
+	})
+}
+
+// setHookBin points the installed hook at another aicage binary.
+func setHookBin(shell, bin string) string {
+	q := hookQuoteFor(shell, bin)
+	if shell == "fish" {
+		return "set -g __aicage_bin " + q + "\n"
+	}
+	return "_aicage_bin=" + q + "\n"
+}

@@ -1,9 +1,11 @@
 # aicage shell hook for bash: eval "$(aicage hook bash)" in ~/.bashrc.
 #
-# Outside a cage (the outer half): at each prompt, when $PWD changed, one
-# call of 'aicage hook decide' says what to do; it prints shell code that
-# only ever sets _aicage_skip or calls _aicage_enter. When $PWD did not
-# change, no process is started.
+# Outside a cage (the outer half): at each prompt, when $PWD changed or
+# the trust store's stamp did (every 'aicage allow', 'deny' or 'edit'
+# rewrites it), one call of 'aicage hook decide' says what to do; it
+# prints shell code that only ever sets _aicage_skip or calls
+# _aicage_enter. Otherwise no process is started: the stamp is read with
+# the read builtin.
 #
 # In a shell that the hook started in a cage (the inner half, installed by
 # the rc file aicage writes for it): when $PWD leaves the project, write
@@ -14,10 +16,21 @@
 # The aicage binary; 'aicage hook bash' replaces this line with its own
 # path, quoted.
 _aicage_bin=aicage
+# The trust store's stamp; 'aicage hook bash' replaces this line with its
+# path, quoted.
+_aicage_stamp=
 
 _aicage_hook() {
-	local ret=$?
-	while [[ -z ${AICAGE-} && $PWD != "${_aicage_pwd-}" ]]; do
+	local ret=$? gen=
+	[[ -z ${AICAGE-} ]] || return "$ret"
+	# read before deciding: a change after this read shows at the next
+	# prompt
+	[[ -f $_aicage_stamp ]] && read -r gen 2>/dev/null <"$_aicage_stamp"
+	if [[ $gen != "${_aicage_gen-}" ]]; then
+		_aicage_gen=$gen
+		_aicage_pwd=
+	fi
+	while [[ $PWD != "${_aicage_pwd-}" ]]; do
 		_aicage_pwd=$PWD
 		eval "$("$_aicage_bin" hook decide bash "${_aicage_skip-}")"
 	done

@@ -1,10 +1,12 @@
 # aicage shell hook for fish: aicage hook fish | source, in
 # ~/.config/fish/config.fish.
 #
-# Outside a cage (the outer half): at each prompt, when $PWD changed, one
-# call of 'aicage hook decide' says what to do; it prints fish code that
-# only ever sets __aicage_skip or calls __aicage_enter. When $PWD did not
-# change, no process is started.
+# Outside a cage (the outer half): at each prompt, when $PWD changed or
+# the trust store's stamp did (every 'aicage allow', 'deny' or 'edit'
+# rewrites it), one call of 'aicage hook decide' says what to do; it
+# prints fish code that only ever sets __aicage_skip or calls
+# __aicage_enter. Otherwise no process is started: the stamp is read with
+# the read builtin.
 #
 # In a shell that the hook started in a cage (the inner half, sourced by
 # the --init-command aicage gives it): when $PWD leaves the project, write
@@ -13,10 +15,22 @@
 # The aicage binary; 'aicage hook fish' replaces this line with its own
 # path, quoted.
 set -g __aicage_bin aicage
+# The trust store's stamp; 'aicage hook fish' replaces this line with its
+# path, quoted.
+set -g __aicage_stamp ''
 
 function __aicage_hook --on-event fish_prompt
     set -l ret $status
-    while test -z "$AICAGE"; and test "$PWD" != "$__aicage_pwd"
+    test -z "$AICAGE"; or return $ret
+    # read before deciding: a change after this read shows at the next
+    # prompt
+    set -l gen ''
+    test -f "$__aicage_stamp"; and read gen <$__aicage_stamp
+    if test "$gen" != "$__aicage_gen"
+        set -g __aicage_gen $gen
+        set -g __aicage_pwd ''
+    end
+    while test "$PWD" != "$__aicage_pwd"
         set -g __aicage_pwd $PWD
         # eval, not '| source': the caged shell must keep the terminal as
         # its stdin

@@ -1,25 +1,29 @@
 // Package hooks is aicage's shell integration: the hook scripts for bash,
 // zsh and fish, kept as real files and embedded, the quoting of values
-// pasted into them, and the init files that give a caged shell the inner
-// half of the hook.
+// pasted into them, and the init files every caged shell gets (the cage's
+// mark on its prompt, and for the hook's shells the inner half of the
+// hook).
 //
 // # How the halves meet
 //
-// The outer half runs in the user's shell. At a prompt where $PWD changed
-// it calls 'aicage hook decide' once; the code that prints (built by
-// [Skip] and [Enter]) either remembers a project to leave alone or calls
-// the hook's enter function, which runs 'aicage shell' with
+// The outer half runs in the user's shell. At a prompt where $PWD changed,
+// or where the trust store's stamp holds another token than at the last
+// decision (every allow and deny rewrites it; the hook reads it with the
+// read builtin), it calls 'aicage hook decide' once; the code that prints
+// (built by [Skip] and [Enter]) either remembers a project to leave alone
+// or calls the hook's enter function, which runs 'aicage shell' with
 // AICAGE_HOOK_OUT naming a file outside the cage's reach. The inner half
-// ([Inner]) runs in the caged shell and, at a prompt where $PWD is outside
-// the project, writes "L" and the path into a file in the cage's $TMPDIR
-// and exits; at other prompts it writes "X" and $PWD, so that an exit by
-// hand lands where the user was. aicage reads that file after the cage is
-// gone, checks it is a plain absolute path, and copies it to
+// (part of [Init]) runs in the caged shell and, at a prompt where $PWD is
+// outside the project, writes "L" and the path into a file in the cage's
+// $TMPDIR and exits; at other prompts it writes "X" and $PWD, so that an
+// exit by hand lands where the user was. aicage reads that file after the
+// cage is gone, checks it is a plain absolute path, and copies it to
 // AICAGE_HOOK_OUT; the outer half only ever passes it to cd.
 //
 // Nothing the hooks print or read is code chosen by a cage: the only
-// values pasted into shell code are the aicage binary's path, state tokens
-// made of [a-z0-9], and a file name aicage made, each quoted by [Quote].
+// values pasted into shell code are the aicage binary's path, the stamp's
+// path, state tokens made of [a-z0-9], and a file name aicage made, each
+// quoted by [Quote]. The stamp's content is only compared, never run.
 package hooks
 
 import (
@@ -29,7 +33,7 @@ import (
 	"strings"
 )
 
-//go:embed aicage.bash aicage.zsh aicage.fish
+//go:embed aicage.bash aicage.zsh aicage.fish mark.bash mark.zsh mark.fish
 var scripts embed.FS
 
 // Shells are the supported shells, sorted.
@@ -41,6 +45,21 @@ var binLine = map[string]string{
 	"bash": "_aicage_bin=aicage\n",
 	"zsh":  "typeset -g _aicage_bin=aicage\n",
 	"fish": "set -g __aicage_bin aicage\n",
+}
+
+// stampLine is the line of each script that names the trust store's
+// stamp; Script replaces it.
+var stampLine = map[string]string{
+	"bash": "_aicage_stamp=\n",
+	"zsh":  "typeset -g _aicage_stamp=\n",
+	"fish": "set -g __aicage_stamp ''\n",
+}
+
+// stampPrefix is what stays of each stampLine before the quoted path.
+var stampPrefix = map[string]string{
+	"bash": "_aicage_stamp=",
+	"zsh":  "typeset -g _aicage_stamp=",
+	"fish": "set -g __aicage_stamp ",
 }
 
 // Env names shared with cmd/aicage.
@@ -77,9 +96,10 @@ func known(shell string) error {
 	return nil
 }
 
-// Script returns the hook for shell with self, the aicage binary, quoted
-// into it.
-func Script(shell, self string) (string, error) {
+// Script returns the hook for shell with self, the aicage binary, and
+// stamp, the trust store's stamp (see project.TrustStore.StampPath),
+// quoted into it.
+func Script(shell, self, stamp string) (string, error) {
 	if err := known(shell); err != nil {
 		return "", err
 	}
@@ -87,12 +107,18 @@ func Script(shell, self string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("bug: reading the %s hook: %w", shell, err)
 	}
-	s, line := string(b), binLine[shell]
-	if strings.Count(s, line) != 1 {
-		return "", fmt.Errorf("bug: the %s hook must name the binary exactly once", shell)
+	s := string(b)
+	for _, r := range []struct{ line, prefix, value string }{
+		{binLine[shell], strings.TrimSuffix(binLine[shell], "aicage\n"), self},
+		{stampLine[shell], stampPrefix[shell], stamp},
+	} {
+		if strings.Count(s, r.line) != 1 {
+			return "", fmt.Errorf("bug: the %s hook must have the line %q exactly once", shell, r.line)
+		}
+		q, _ := Quote(shell, r.value)
+		s = strings.Replace(s, r.line, r.prefix+q+"\n", 1)
 	}
-	q, _ := Quote(shell, self)
-	return strings.Replace(s, line, strings.TrimSuffix(line, "aicage\n")+q+"\n", 1), nil
+	return s, nil
 }
 
 // Quote makes s one word of shell code that stands for exactly s.
@@ -139,71 +165,3 @@ func ShellOf(prog string) string {
 	}
 	return ""
 }
-
-// Inner is what a caged shell needs to run the inner half of the hook.
-type Inner struct {
-	Files map[string]string // written into the init directory, 0600
-	Args  []string          // appended to the shell's argv
-	Env   []string          // added to its environment
-}
-
-// InnerInit returns the init for shell with dir as the init directory, as
-// the cage sees it, root the project root as the outer shell named it and
-// dirs the outer shell's directory stack. The private home's own rc file,
-// if any, still runs first.
-func InnerInit(shell, dir, root string, dirs []string) (*Inner, error) {
-	if err := known(shell); err != nil {
-		return nil, err
-	}
-	script, err := Script(shell, "aicage")
-	if err != nil {
-		return nil, err
-	}
-	in := &Inner{Env: []string{WhereEnv + "=" + filepath.Join(dir, WhereFile), RootEnv + "=" + root}}
-	if len(dirs) > 0 {
-		in.Env = append(in.Env, DirsEnv+"="+strings.Join(dirs, "\n"))
-	}
-	switch shell {
-	case "bash":
-		in.Files = map[string]string{"bashrc": bashrc + script}
-		in.Args = []string{"--rcfile", filepath.Join(dir, "bashrc")}
-	case "zsh":
-		in.Files = map[string]string{".zshrc": zshrc + script}
-		in.Env = append(in.Env, "ZDOTDIR="+dir)
-	case "fish":
-		in.Files = map[string]string{"hook.fish": script + fishPrompt}
-		q, _ := Quote("fish", filepath.Join(dir, "hook.fish"))
-		in.Args = []string{"--init-command", "source " + q}
-	}
-	return in, nil
-}
-
-const bashrc = `# written by aicage for a caged shell that its hook started
-if [[ -r ~/.bashrc ]]; then
-	. ~/.bashrc
-else
-	PS1='\w\$ '
-fi
-PS1="(aicage) $PS1"
-`
-
-const zshrc = `# written by aicage for a caged shell that its hook started
-unset ZDOTDIR
-if [[ -r ~/.zshrc ]]; then
-	source ~/.zshrc
-else
-	PS1='%~%# '
-fi
-PS1="(aicage) $PS1"
-`
-
-const fishPrompt = `
-set -q fish_greeting; or set -g fish_greeting ''
-if functions -q fish_prompt
-    functions -c fish_prompt __aicage_fish_prompt
-    function fish_prompt
-        printf '(aicage) '
-        __aicage_fish_prompt
-    end
-end
-`

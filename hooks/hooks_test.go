@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,17 +43,21 @@ func TestHookScriptsParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			printed, err := Script(shell, nasty)
-			if err != nil {
-				t.Fatal(err)
-			}
-			inner, err := InnerInit(shell, "/p/.aicage/state/tmp/x", "/p", []string{"/a b"})
+			printed, err := Script(shell, nasty, nasty+".stamp")
 			if err != nil {
 				t.Fatal(err)
 			}
 			texts := map[string]string{"stored": string(raw), "printed": printed}
-			for name, content := range inner.Files {
-				texts["init "+name] = content
+			for _, hook := range []*Hook{nil, {Root: "/p", Dirs: []string{"/a b"}}} {
+				for _, look := range []Look{{}, {true, true, true}} {
+					in, err := Init(shell, "/p/.aicage/state/tmp/x", Options{Look: look, Hook: hook, RC: "echo rc"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for name, content := range in.Files {
+						texts[fmt.Sprintf("init %s %+v hook=%v", name, look, hook != nil)] = content
+					}
+				}
 			}
 			for name, text := range texts {
 				f := filepath.Join(t.TempDir(), "hook."+shell)
@@ -69,9 +74,11 @@ func TestHookScriptsParse(t *testing.T) {
 
 func TestHookShellcheck(t *testing.T) {
 	sc := need(t, "shellcheck")
-	out, err := exec.Command(sc, "--shell=bash", "aicage.bash").CombinedOutput()
-	if err != nil {
-		t.Errorf("shellcheck aicage.bash: %v\n%s", err, out)
+	for _, f := range []string{"aicage.bash", "mark.bash"} {
+		out, err := exec.Command(sc, "--shell=bash", f).CombinedOutput()
+		if err != nil {
+			t.Errorf("shellcheck %s: %v\n%s", f, err, out)
+		}
 	}
 }
 
@@ -108,25 +115,28 @@ func TestHookQuote(t *testing.T) {
 }
 
 // TestHookScriptNamesBinary: the printed hook calls the binary by the quoted
-// path, and only there.
+// path, and reads the stamp by its quoted path, each in one place.
 func TestHookScriptNamesBinary(t *testing.T) {
 	for _, shell := range Shells {
-		s, err := Script(shell, nasty)
+		stamp := nasty + "/stamp"
+		s, err := Script(shell, nasty, stamp)
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, _ := Quote(shell, nasty)
-		if strings.Count(s, q) != 1 {
-			t.Errorf("%s: the quoted path appears %d times, want 1", shell, strings.Count(s, q))
+		for _, v := range []string{nasty, stamp} {
+			q, _ := Quote(shell, v)
+			if strings.Count(s, q) != 1 {
+				t.Errorf("%s: the quoted path %q appears %d times, want 1", shell, v, strings.Count(s, q))
+			}
 		}
-		if strings.Contains(s, binLine[shell]) {
-			t.Errorf("%s: the placeholder line is still there", shell)
+		if strings.Contains(s, binLine[shell]) || strings.Contains(s, stampLine[shell]) {
+			t.Errorf("%s: a placeholder line is still there", shell)
 		}
 	}
 }
 
 func TestHookUnknownShell(t *testing.T) {
-	_, err := Script("tcsh", "/bin/aicage")
+	_, err := Script("tcsh", "/bin/aicage", "/s")
 	var ue *UnknownShellError
 	if !errors.As(err, &ue) {
 		t.Fatalf("Script(tcsh) = %v, want an UnknownShellError", err)
@@ -134,8 +144,8 @@ func TestHookUnknownShell(t *testing.T) {
 	if h := ue.Hint(); h != "supported shells: bash, fish, zsh" {
 		t.Errorf("hint %q", h)
 	}
-	if _, err := InnerInit("sh", "/d", "/p", nil); err == nil {
-		t.Error("InnerInit(sh) did not fail")
+	if _, err := Init("sh", "/d", Options{}); err == nil {
+		t.Error("Init(sh) did not fail")
 	}
 }
 
@@ -171,7 +181,7 @@ func TestHookInstall(t *testing.T) {
 	}
 	for _, c := range cases {
 		need(t, c.shell)
-		s, err := Script(c.shell, "/bin/false")
+		s, err := Script(c.shell, "/bin/false", "/nonexistent/stamp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,6 +194,46 @@ func TestHookInstall(t *testing.T) {
 		out, err := exec.Command(c.shell, "-c", code).CombinedOutput()
 		if got := strings.TrimSpace(string(out)); err != nil || got != c.want {
 			t.Errorf("%s after %s and two installs:\n got %s (%v)\nwant %s", c.shell, c.before, got, err, c.want)
+		}
+	}
+}
+
+// TestMarkInstall: the mark's prompt function goes last among the prompt
+// hooks, after the user's prompt command, keeps the others, and is
+// installed once however often the init runs; it prepends the marker to a
+// prompt once, even when the prompt is kept between prompts.
+func TestMarkInstall(t *testing.T) {
+	cases := []struct {
+		shell, before, show, want string
+	}{
+		{"bash", `PROMPT_COMMAND='other1; other2'`, `declare -p PROMPT_COMMAND`,
+			`declare -- PROMPT_COMMAND="other1; other2;_aicage_prompt"`},
+		{"bash", `PROMPT_COMMAND=(other1 other2)`, `declare -p PROMPT_COMMAND`,
+			`declare -a PROMPT_COMMAND=([0]="other1" [1]="other2" [2]="_aicage_prompt")`},
+		{"bash", ``, `PS1='x$ '; _aicage_prompt; _aicage_prompt; printf '%s\n' "$PS1"`, `(aicage) x$`},
+		{"bash", ``, `PS1='[(aicage)] x$ '; _aicage_prompt; printf '%s\n' "$PS1"`, `[(aicage)] x$`},
+		{"zsh", `precmd_functions=(other1 other2)`, `print -r -- "$precmd_functions"`,
+			`other1 other2 _aicage_prompt`},
+		{"zsh", ``, `PS1='x%# '; _aicage_prompt; _aicage_prompt; print -r -- "$PS1"`, `(aicage) x%#`},
+	}
+	for _, c := range cases {
+		need(t, c.shell)
+		in, err := Init(c.shell, "/d", Options{Look: Look{Mark: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := map[string]string{"bash": "bashrc", "zsh": ".zshrc"}[c.shell]
+		// the rc part only: the private home's rc file is not there
+		text := in.Files[name]
+		f := filepath.Join(t.TempDir(), "init")
+		if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		q, _ := Quote(c.shell, f)
+		code := "HOME=/nonexistent\n" + c.before + "\nsource " + q + "\nsource " + q + "\n" + c.show
+		out, err := exec.Command(c.shell, "-c", code).CombinedOutput()
+		if got := strings.TrimSpace(string(out)); err != nil || got != c.want {
+			t.Errorf("%s after %s and two inits:\n got %s (%v)\nwant %s", c.shell, c.before, got, err, c.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package project
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -18,6 +20,7 @@ import (
 //	allow/<sha256(path + "\n" + content)>  holds exactly those hashed bytes
 //	index/<sha256(path)>                   names the allow record last made for path
 //	deny/<sha256(path)>                    holds path
+//	stamp                                  rewritten by every allow and deny
 //
 // Only the last allowed content of a path is trusted: allowing new content
 // removes the record of the old, so a cage cannot write back an older,
@@ -25,6 +28,11 @@ import (
 // so the next prompt can show what changed in the grants. Directories are
 // 0700, files 0600, writes go through a temporary file and a rename, and no
 // symlink is followed.
+//
+// The stamp is what the shell hooks watch, so that a trust change counts
+// at the next prompt: its content (a random token) changes with every
+// allow or deny, and a hook reads it with a shell builtin, starting no
+// process.
 
 // TrustState is what the store says about one config's content.
 type TrustState int
@@ -141,7 +149,7 @@ func (s *TrustStore) Allow(path string, content []byte) error {
 	if err := os.Remove(filepath.Join(s.dir, "deny", key)); err != nil && !isNotExist(err) {
 		return fmt.Errorf("removing the deny record: %w", err)
 	}
-	return nil
+	return s.touch()
 }
 
 // Deny blocks path, whatever its content, until it is allowed again.
@@ -149,7 +157,43 @@ func (s *TrustStore) Deny(path string) error {
 	if err := checkPath(path); err != nil {
 		return err
 	}
-	return s.write("deny", hashHex([]byte(path)), []byte(path+"\n"))
+	if err := s.write("deny", hashHex([]byte(path)), []byte(path+"\n")); err != nil {
+		return err
+	}
+	return s.touch()
+}
+
+// StampName is the stamp's name in the store's directory.
+const StampName = "stamp"
+
+// StampPath is the file that every allow and deny rewrites.
+func (s *TrustStore) StampPath() string { return filepath.Join(s.dir, StampName) }
+
+// touch gives the stamp a new token, after the records it announces are
+// written: a hook that read the old token before deciding decides again.
+func (s *TrustStore) touch() error {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return s.writeIn(s.dir, StampName, []byte(hex.EncodeToString(b)+"\n"))
+}
+
+// Generation identifies the last allow or deny of path: it changes with
+// each of them, and with nothing else (not with another path's). The
+// shell hook keys "stay out of this project" on it, so that trusting the
+// project again lets the hook enter.
+func (s *TrustStore) Generation(path string) string {
+	key := hashHex([]byte(path))
+	var b strings.Builder
+	for _, kind := range []string{"index", "deny"} {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(s.dir, kind, key), &st); err != nil {
+			b.WriteString("-;")
+			continue
+		}
+		// every write is a rename of a new file: a new inode and time
+		fmt.Fprintf(&b, "%d.%d.%d.%d;", st.Ino, st.Mtim.Sec, st.Mtim.Nsec, st.Size)
+	}
+	return hashHex([]byte(b.String()))[:16]
 }
 
 func hexName(s string) bool {
@@ -180,7 +224,10 @@ func (s *TrustStore) read(kind, name string) ([]byte, error) {
 // directory, made with O_EXCL (so never through a symlink), then a rename,
 // which replaces a symlink rather than following it.
 func (s *TrustStore) write(kind, name string, data []byte) error {
-	dir := filepath.Join(s.dir, kind)
+	return s.writeIn(filepath.Join(s.dir, kind), name, data)
+}
+
+func (s *TrustStore) writeIn(dir, name string, data []byte) error {
 	if err := s.mkdirs(dir); err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func TestTrustFileModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 7 { // trust, allow, index, deny and one file in each
+	if n != 8 { // trust, allow, index, deny, one file in each, the stamp
 		t.Errorf("walked %d entries", n)
 	}
 	// The record holds exactly the hashed bytes.
@@ -246,4 +246,67 @@ func TestGrantsRefuse(t *testing.T) {
 	}
 	_, err = Grants(cfg, h)
 	wantError(t, err, "commands.x.filesystem.rw[0]:", "refusing")
+}
+
+// TestTrustStamp: every allow and deny gives the stamp a new token, after
+// the records; reading the store does not. A path's generation changes
+// with its own allows and denies only.
+func TestTrustStamp(t *testing.T) {
+	h, proj := testHost(t)
+	s := NewTrustStore(h.TrustDir())
+	a := filepath.Join(proj, ConfigName)
+	b := filepath.Join(h.Home, "other", ConfigName)
+	const c = "profile = \"offline\"\n"
+	stamp := func() string {
+		data, err := os.ReadFile(s.StampPath())
+		if os.IsNotExist(err) {
+			return ""
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	if got := stamp(); got != "" {
+		t.Fatalf("a stamp before any change: %q", got)
+	}
+	genA := s.Generation(a)
+	last := ""
+	steps := []struct {
+		name    string
+		do      func() error
+		changeA bool
+	}{
+		{"allow a", func() error { return s.Allow(a, []byte(c)) }, true},
+		{"allow a again", func() error { return s.Allow(a, []byte(c)) }, true},
+		{"allow b", func() error { return s.Allow(b, []byte(c)) }, false},
+		{"deny b", func() error { return s.Deny(b) }, false},
+		{"deny a", func() error { return s.Deny(a) }, true},
+		{"allow a after deny", func() error { return s.Allow(a, []byte(c)) }, true},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got := stamp()
+		if len(got) != 33 || strings.Trim(got[:32], "0123456789abcdef") != "" || got == last {
+			t.Errorf("%s: stamp %q after %q: want a new token of 32 hex digits and a newline", st.name, got, last)
+		}
+		last = got
+		if g := s.Generation(a); (g != genA) != st.changeA {
+			t.Errorf("%s: a's generation changed: %v, want %v", st.name, g != genA, st.changeA)
+		} else {
+			genA = g
+		}
+	}
+	if _, err := s.State(a, []byte(c)); err != nil {
+		t.Fatal(err)
+	}
+	if got := stamp(); got != last {
+		t.Errorf("reading the store changed the stamp")
+	}
+	fi, err := os.Lstat(s.StampPath())
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("stamp mode: %v %v, want 0600", fi.Mode(), err)
+	}
 }

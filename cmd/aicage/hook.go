@@ -25,7 +25,9 @@ import (
 //
 // STATE is a token the hook keeps between prompts so that nothing is said
 // or done twice for the same project: "x…" after the caged shell returned
-// without leaving the project (stay out until the user leaves it), "b…"
+// without leaving the project (stay out until the user leaves it, or
+// allows or denies it again: the token holds the trust store's generation
+// of the project), "b…"
 // after a blocked config was reported, "e…" after an error was. It holds
 // hashes only, so that it is safe to paste into shell code.
 
@@ -38,7 +40,8 @@ func init() {
 			"  ~/.bashrc                   eval \"$(aicage hook bash)\"\n" +
 			"  ~/.zshrc                    eval \"$(aicage hook zsh)\"\n" +
 			"  ~/.config/fish/config.fish  aicage hook fish | source\n" +
-			"Then cd into a trusted project enters its cage; cd out of it, or exit, leaves.",
+			"Then cd into a trusted project enters its cage; cd out of it, or exit, leaves.\n" +
+			"'aicage allow' or 'deny' counts at the next prompt, as 'direnv allow' does.",
 		SkipFlagParsing: true,
 		Action:          hookAction,
 	})
@@ -63,7 +66,11 @@ func hookAction(c *cli.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	s, err := hooks.Script(args[0], self)
+	h, err := projectHost()
+	if err != nil {
+		return err
+	}
+	s, err := hooks.Script(args[0], self, project.NewTrustStore(h.TrustDir()).StampPath())
 	if err != nil {
 		return fail(err)
 	}
@@ -129,14 +136,17 @@ func decide(h project.Host, shell, prev string) string {
 		}
 		return ""
 	}
-	out := "x" + stateHash(f.Path)
+	// stay out after an exit by hand until the user leaves, or until the
+	// project is allowed or denied again
+	store := project.NewTrustStore(h.TrustDir())
+	out := "x" + stateHash(f.Path, store.Generation(f.Path))
 	if prev == out {
 		return ""
 	}
 	if _, err := project.Parse(f.Path, f.Data); err != nil {
 		return reportOnce(shell, prev, "e"+stateHash(f.Path, string(f.Data), err.Error()), err)
 	}
-	st, err := project.NewTrustStore(h.TrustDir()).State(f.Path, f.Data)
+	st, err := store.State(f.Path, f.Data)
 	if err != nil {
 		return reportOnce(shell, prev, "e"+stateHash(f.Path, err.Error()), err)
 	}

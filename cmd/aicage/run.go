@@ -153,6 +153,10 @@ func enter(c *cli.Context, req request) error {
 	}
 	if req.prepare != nil {
 		if err := req.prepare(pol); err != nil {
+			var ee *exitError
+			if errors.As(err, &ee) {
+				return err // with its own hints
+			}
 			return fail(err)
 		}
 	}

@@ -38,26 +38,32 @@ func shellAction(c *cli.Context) error {
 		return fail(errors.New("shell takes no arguments"), "use 'aicage run -- CMD' to run a command")
 	}
 	req := request{flags: f, shell: true}
+	hs := &hookShell{tmpFd: -1, dirFd: -1}
 	if out, ok := os.LookupEnv(hooks.OutEnv); ok {
 		dirs := os.Getenv(hooks.DirsEnv)
 		os.Unsetenv(hooks.OutEnv)
 		os.Unsetenv(hooks.DirsEnv)
-		hs, err := newHookShell(out)
-		if err != nil {
+		if hs, err = newHookShell(out); err != nil {
 			return err
 		}
 		hs.dirs = dirStack(dirs)
-		req.prepare, req.finish = hs.prepare, hs.finish
 		req.noPrompt = true // the hook never prompts
 	}
+	hs.look = shellLook()
+	req.prepare, req.finish = hs.prepare, hs.finish
+	defer keepTitle(hs.look)()
 	return enter(c, req)
 }
 
+// A bash, zsh or fish that 'aicage shell' starts gets init files in a
+// fresh directory under the cage's $TMPDIR (see package hooks): the
+// private home's rc file, then a copy of the user's rc for cages, then the
+// cage's mark on the prompt and the terminal's title.
+//
 // A shell that the hook started (AICAGE_HOOK_OUT is set) gets the inner
-// half of the hook: an init file in a fresh directory under the cage's
-// $TMPDIR. When it leaves the project it writes where it went there and
-// exits; once the cage is gone, finish checks that this is a plain
-// absolute path and copies it to the hook's file outside.
+// half of the hook there too. When it leaves the project it writes where
+// it went there and exits; once the cage is gone, finish checks that this
+// is a plain absolute path and copies it to the hook's file outside.
 //
 // The cage can write in its $TMPDIR, now and in earlier sessions, so every
 // file there is reached through directory fds, without following a
@@ -66,8 +72,9 @@ func shellAction(c *cli.Context) error {
 
 const maxWhereSize = 1 + unix.PathMax // "L" or "X", then a path
 
-// hookShell is one 'aicage shell' started by the hook.
+// hookShell is one 'aicage shell': started by the hook when out is set.
 type hookShell struct {
+	look  hooks.Look
 	out   string // the hook's file, outside the cage
 	root  string // the project root as the outer shell names it
 	cwd   string
@@ -129,15 +136,28 @@ func (hs *hookShell) prepare(pol *cage.Policy) (err error) {
 	}()
 	prog := pol.Argv[len(pol.Argv)-1] // after any lifecycle wrapper
 	shell := hooks.ShellOf(prog)
+	var hook *hooks.Hook
+	if hs.out != "" {
+		hook = &hooks.Hook{Root: hs.root, Dirs: hs.dirs}
+		hs.roots = []string{hs.root, pol.Root}
+	}
 	if shell == "" {
-		warningf("no aicage hook for %s: type 'exit' to leave the cage (cd alone will not)", filepath.Base(prog))
+		if hook != nil {
+			warningf("no aicage hook for %s: type 'exit' to leave the cage (cd alone will not)", filepath.Base(prog))
+		}
 		return nil
 	}
-	hs.roots = []string{hs.root, pol.Root}
+	rc, err := userRC(shell)
+	if err != nil {
+		return err
+	}
+	if hook == nil && rc == "" && !hs.look.Mark && !hs.look.Title {
+		return nil
+	}
 	if err := hs.makeDir(pol); err != nil {
 		return err
 	}
-	in, err := hooks.InnerInit(shell, filepath.Join(pol.TmpDir, hs.dir), hs.root, hs.dirs)
+	in, err := hooks.Init(shell, filepath.Join(pol.TmpDir, hs.dir), hooks.Options{Look: hs.look, Hook: hook, RC: rc})
 	if err != nil {
 		return err
 	}
@@ -149,7 +169,7 @@ func (hs *hookShell) prepare(pol *cage.Policy) (err error) {
 	}
 	pol.Argv = append(pol.Argv, in.Args...)
 	env := in.Env
-	if r, err := filepath.EvalSymlinks(hs.cwd); err == nil && r == pol.Dir {
+	if r, err := filepath.EvalSymlinks(hs.cwd); hs.cwd != "" && err == nil && r == pol.Dir {
 		env = append(env, "PWD="+hs.cwd) // keep the path the user came by
 	}
 	pol.Env = setEnv(pol.Env, env)
@@ -162,7 +182,7 @@ func (hs *hookShell) prepare(pol *cage.Policy) (err error) {
 func (hs *hookShell) makeDir(pol *cage.Policy) error {
 	root, rel := "", ""
 	for _, r := range []string{pol.Root, hs.root} {
-		if x, err := filepath.Rel(r, pol.TmpDir); err == nil && filepath.IsLocal(x) {
+		if x, err := filepath.Rel(r, pol.TmpDir); r != "" && err == nil && filepath.IsLocal(x) {
 			root, rel = r, x
 			break
 		}
@@ -200,7 +220,7 @@ func (hs *hookShell) makeDir(pol *cage.Policy) error {
 // or malformed answer leaves the outer shell where it is.
 func (hs *hookShell) finish(*cage.Policy) error {
 	defer hs.cleanup()
-	if hs.dirFd < 0 {
+	if hs.dirFd < 0 || hs.out == "" {
 		return nil
 	}
 	kind, dir, err := hs.readWhere()

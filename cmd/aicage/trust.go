@@ -143,12 +143,12 @@ func insideCage(h project.Host) bool {
 // onTerminal reports whether a person can answer: stdin and stderr are
 // terminals.
 func onTerminal() bool {
-	for _, f := range []*os.File{os.Stdin, os.Stderr} {
-		if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
-			return false
-		}
-	}
-	return true
+	return isTerminal(os.Stdin) && isTerminal(os.Stderr)
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // askYesNo asks on stderr and reads one line from stdin, a byte at a time
