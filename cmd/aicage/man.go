@@ -64,6 +64,9 @@ var manTail = []struct {
 		{"AICAGE_ROOT", "inside a cage: the project root"},
 		{"AICAGE_PROFILE", "inside a cage: the profile it runs with"},
 		{"AICAGE_PROXY", "inside a cage with egress = \"proxy\": the egress proxy, which aicage connect uses"},
+		{"AICAGE_PROMPT", "0: no (aicage) marker before the prompt of a caged bash, zsh or fish"},
+		{"AICAGE_TITLE", "0: aicage shell leaves the terminal's title alone"},
+		{"NO_COLOR", "set: the prompt marker is plain"},
 		{"AICAGE_TRACE", "1 prints where the time of an entry goes, phase by phase, on standard error"},
 		{"SHELL", "the shell of aicage shell, unless the config sets shell"},
 		{"VISUAL, EDITOR", "the editor of aicage edit (else vi)"},
@@ -75,6 +78,7 @@ var manTail = []struct {
 		{"$XDG_DATA_HOME/aicage/trust/", "the trust store: allow records keyed by the config's path and content, deny records by its path; never granted to a cage"},
 		{"$XDG_CONFIG_HOME/aicage/profiles/NAME.toml", "user profiles, usable by name like the built-in offline, aiAgent and devNet"},
 		{"$XDG_STATE_HOME/aicage/projects/", "the state of directories without a .aicage.toml"},
+		{"$XDG_CONFIG_HOME/aicage/rc.bash, rc.zsh, rc.fish", "your prompt, aliases and functions for caged shells: aicage reads it outside and gives the cage a copy"},
 	}},
 	{"SEE ALSO", [][2]string{
 		{"", "landlock(7), seccomp(2), direnv(1)"},
