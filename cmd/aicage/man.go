@@ -13,6 +13,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 )
@@ -234,17 +235,18 @@ func flagSynopsis(flags []cli.Flag) string {
 	return strings.Join(parts, " ")
 }
 
+// Compiled when the page is written, not at every start of aicage.
 var (
-	argWord  = regexp.MustCompile(`[A-Z][A-Z]+`)
-	argShell = regexp.MustCompile(`\b(bash|zsh|fish)\b`)
+	argWord  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Z][A-Z]+`) })
+	argShell = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(bash|zsh|fish)\b`) })
 )
 
 // argsSynopsis sets the words a user replaces (NAME, DIR) in italics and
 // the literal ones (shell names, --) in bold.
 func argsSynopsis(a string) string {
 	s := roffText(a)
-	s = argWord.ReplaceAllString(s, `\fI$0\fR`)
-	s = argShell.ReplaceAllString(s, `\fB$1\fR`)
+	s = argWord().ReplaceAllString(s, `\fI$0\fR`)
+	s = argShell().ReplaceAllString(s, `\fB$1\fR`)
 	return strings.ReplaceAll(s, `\-\-`, `\fB\-\-\fR`)
 }
 
