@@ -74,9 +74,21 @@ func writeCandidates(w io.Writer, cands []candidate) {
 	}
 }
 
+// oneLine is the first line of s, safe to show: the description comes
+// from a config nobody trusted yet, and a terminal acts on the control
+// characters it is shown (escape sequences set titles, write the
+// clipboard), so every control character becomes a space.
 func oneLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
-	return strings.NewReplacer("\t", " ", "`", "").Replace(s)
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
+			return ' '
+		case r == '`':
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // completer knows the names that depend on where completion runs: the

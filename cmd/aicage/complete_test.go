@@ -199,3 +199,29 @@ func TestCompletionScripts(t *testing.T) {
 		}
 	}
 }
+
+// A description from an untrusted config reaches the user's terminal in
+// zsh's and fish's menus: no control character gets through.
+func TestCompleteDescriptionsHaveNoControls(t *testing.T) {
+	dir := t.TempDir()
+	config := "[commands.ok]\nargv = [\"true\", \"\\u001b]52;c;ZXZpbA==\\u0007\"]\n" +
+		"[commands.ok2]\nargv = [\"true\"]\ndescription = \"one\\u001b[31m\\u009b2J\\rtwo\\nthree\"\n"
+	if err := os.WriteFile(filepath.Join(dir, ".aicage.toml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lines, _ := runComplete(t, dir, "run", "")
+	if len(lines) != 2 {
+		t.Fatalf("candidates %q", lines)
+	}
+	for _, l := range lines {
+		word, desc, _ := strings.Cut(l, "\t")
+		for _, r := range desc {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+				t.Errorf("candidate %s: control character %U in %q", word, r, desc)
+			}
+		}
+		if strings.Contains(desc, "three") {
+			t.Errorf("candidate %s: a second line in %q", word, desc)
+		}
+	}
+}
