@@ -19,7 +19,7 @@ import (
 func init() {
 	for name, n := range map[string]int{
 		"udgram": 3, "nbconnect": 2, "manyconnect": 3, "race-addr": 3, "race-symlink": 4, "userve": 2,
-		"rename": 2, "link": 2,
+		"rename": 2, "link": 2, "passfd": 1,
 	} {
 		secNargs[name] = n
 	}
@@ -29,6 +29,7 @@ func init() {
 	secCommands["race-addr"] = raceAddr
 	secCommands["race-symlink"] = raceSymlink
 	secCommands["userve"] = userve
+	secCommands["passfd"] = passfd
 	// rename FROM TO, link FROM TO: the system calls themselves, without
 	// mv's fallback to copying across "devices".
 	secCommands["rename"] = func(args []string) error { return os.Rename(args[0], args[1]) }
@@ -264,4 +265,122 @@ func raceSymlink(args []string) error {
 	err := connectRounds(rounds, func(fd int) error { return unix.Connect(fd, &unix.SockaddrUnix{Name: link}) })
 	stop.Store(true)
 	return err
+}
+
+// passfd FILE: fd passing through the broker, which performs every
+// sendmsg and sendmmsg of the cage and so must translate SCM_RIGHTS from
+// the caller's fd table to its own. First the escape: every fd number
+// from 3 to 255 that this process does not have open is sent on its own;
+// the supervisor has many of them open (the seccomp listener, pidfds, the
+// store), and a broker that sent its own would hand them to the cage.
+// Each must fail with EBADF and nothing may arrive; what arrives is named.
+// Then the allowed case: FILE's fd, sent over a socketpair by sendmsg and
+// by sendmmsg, arrives and reads FILE's content.
+func passfd(args []string) error {
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	f, err := os.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	recv := func() (int, error) {
+		oob := make([]byte, unix.CmsgSpace(4*4))
+		_, oobn, _, _, err := unix.Recvmsg(p[1], make([]byte, 16), oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+		if err != nil {
+			return -1, err
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) == 0 {
+			return -1, fmt.Errorf("no control message (%v)", err)
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			return -1, fmt.Errorf("rights %v (%v)", fds, err)
+		}
+		return fds[0], nil
+	}
+	readBack := func(how string) error {
+		fd, err := recv()
+		if err != nil {
+			return fmt.Errorf("%s: receiving: %w", how, err)
+		}
+		defer unix.Close(fd)
+		b := make([]byte, 256)
+		n, err := unix.Pread(fd, b, 0)
+		if err != nil {
+			return fmt.Errorf("%s: reading the received fd: %w", how, err)
+		}
+		fmt.Printf("%s passed: %s\n", how, b[:n])
+		return nil
+	}
+	mine := map[int]bool{}
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		for _, e := range ents {
+			if n, err := strconv.Atoi(e.Name()); err == nil {
+				mine[n] = true
+			}
+		}
+	}
+	tried, leaked := 0, 0
+	for n := 3; n < 256; n++ {
+		if mine[n] {
+			continue
+		}
+		tried++
+		err := unix.Sendmsg(p[0], []byte("x"), unix.UnixRights(n), nil, 0)
+		if err == nil {
+			_, err = sendmmsgOne(p[0], []byte("x"), unix.UnixRights(n))
+		}
+		if !errors.Is(err, unix.EBADF) {
+			fmt.Printf("fd %d: sent (%v)\n", n, err)
+		}
+		for {
+			fd, err := recv()
+			if err != nil {
+				break
+			}
+			leaked++
+			target, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+			fmt.Printf("fd %d arrived as the supervisor's %s\n", n, target)
+			unix.Close(fd)
+		}
+	}
+	fmt.Printf("tried %d fds not ours: %d arrived\n", tried, leaked)
+	rights := unix.UnixRights(int(f.Fd()))
+	if err := unix.Sendmsg(p[0], []byte("x"), rights, nil, 0); err != nil {
+		return fmt.Errorf("sendmsg: %w", err)
+	}
+	if err := readBack("sendmsg"); err != nil {
+		return err
+	}
+	if _, err := sendmmsgOne(p[0], []byte("x"), rights); err != nil {
+		return fmt.Errorf("sendmmsg: %w", err)
+	}
+	if err := readBack("sendmmsg"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// sendmmsgOne sends one message with sendmmsg(2).
+func sendmmsgOne(fd int, data, oob []byte) (int, error) {
+	iov := unix.Iovec{Base: &data[0], Len: uint64(len(data))}
+	var hdr struct {
+		h   unix.Msghdr
+		len uint32
+		_   [4]byte
+	}
+	hdr.h.Iov, hdr.h.Iovlen = &iov, 1
+	hdr.h.Control, hdr.h.Controllen = &oob[0], uint64(len(oob))
+	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdr)), 1, 0, 0, 0)
+	runtime.KeepAlive(&iov)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
