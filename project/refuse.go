@@ -49,11 +49,11 @@ func protectedPaths(h Host) []protected {
 		ps = append(ps, protected{path: filepath.Join(home, d), why: "holds your keys"})
 	}
 	for _, f := range rcFiles {
-		ps = append(ps, protected{path: filepath.Join(home, f), why: "runs at shell or session start, outside the cage"})
+		ps = append(ps, protected{path: filepath.Join(home, f), why: "runs at shell or session start, outside the cage, and often exports tokens"})
 	}
 	if zd := lookupEnv(h.Env, "ZDOTDIR"); filepath.IsAbs(zd) {
 		for _, f := range []string{".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout"} {
-			ps = append(ps, protected{path: filepath.Join(zd, f), why: "runs at shell start, outside the cage"})
+			ps = append(ps, protected{path: filepath.Join(zd, f), why: "runs at shell start, outside the cage, and often exports tokens"})
 		}
 	}
 	for _, f := range []string{".gitconfig", ".config/git"} {
