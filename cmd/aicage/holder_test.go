@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -42,5 +43,49 @@ func TestHoldPastExitFreesInstances(t *testing.T) {
 	// drops a reference takes microseconds. Allow for a loaded machine.
 	if slow > 40 {
 		t.Errorf("%d of 400 closes took over 2 ms: the teardown still runs here", slow)
+	}
+}
+
+// The fallback where io_uring is off: a cat outside holds the instance
+// until aicage's end of its pipe closes (at aicage's exit), then exits.
+func TestHoldInProcessFallback(t *testing.T) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holdInProcess(fd)
+	unix.Close(fd)
+	// every inotify instance is the same anonymous inode: look for a cat
+	// that holds one
+	holders := func() []string {
+		var pids []string
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
+			if string(comm) != "cat\n" {
+				continue
+			}
+			fds, _ := os.ReadDir("/proc/" + e.Name() + "/fd")
+			for _, f := range fds {
+				if l, _ := os.Readlink("/proc/" + e.Name() + "/fd/" + f.Name()); l == "anon_inode:inotify" {
+					pids = append(pids, e.Name())
+				}
+			}
+		}
+		return pids
+	}
+	if h := holders(); len(h) != 1 {
+		t.Fatalf("processes holding the instance: %v, want one cat", h)
+	}
+	holder.mu.Lock()
+	holder.w.Close()
+	holder.w = nil
+	holder.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(holders()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the holder did not exit when its pipe closed: %v", holders())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
