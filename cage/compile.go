@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -173,11 +175,25 @@ func (c *compiler) resolve(p string) (string, fs.FileInfo, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	r = procSelf(r)
 	fi, err := c.host.FS.Stat(r)
 	if err != nil {
 		return "", nil, err
 	}
 	return r, fi, nil
+}
+
+// procSelf writes a path below aicage's own /proc entry, which a link
+// through /proc/self resolves to (/etc/mtab → /proc/self/mounts), as
+// /proc/self again: the cage's processes reach their own entries through
+// the /proc grant, and the rule stays the same from one entry to the next
+// (so policy.json is not rewritten at every entry).
+func procSelf(r string) string {
+	own := "/proc/" + strconv.Itoa(os.Getpid())
+	if r == own || strings.HasPrefix(r, own+"/") {
+		return "/proc/self" + r[len(own):]
+	}
+	return r
 }
 
 // userPaths adds [filesystem] grants, refusing those that defeat the cage.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -313,5 +314,22 @@ func TestGrantsJoinAndPortsMerge(t *testing.T) {
 	}
 	if len(p.Connect) != 2 || p.Connect[0].Port != 22 || p.Connect[1].Source != "profile aiAgent, config" {
 		t.Errorf("connect = %+v", p.Connect)
+	}
+}
+
+// A link through /proc/self resolves to aicage's own /proc entry: the rule
+// names /proc/self, the same at every entry.
+func TestProcSelf(t *testing.T) {
+	own := "/proc/" + strconv.Itoa(os.Getpid())
+	for in, want := range map[string]string{
+		own + "/mounts":  "/proc/self/mounts",
+		own:              "/proc/self",
+		own + "0/x":      own + "0/x",
+		"/proc/1/mounts": "/proc/1/mounts",
+		"/etc/passwd":    "/etc/passwd",
+	} {
+		if got := procSelf(in); got != want {
+			t.Errorf("procSelf(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -29,8 +29,11 @@ type RunOptions struct {
 	// Refused, if set, is told of every call the connect broker refused
 	// (from many goroutines).
 	Refused func(broker.Refusal)
-	// Trace, if set, is told as each phase of the run ends.
+	// Trace, if set, is told as each phase of the run ends; Span, if set,
+	// times work that runs beside the phases (it returns the function that
+	// ends the span).
 	Trace func(phase string)
+	Span  func(name string) (end func())
 }
 
 // forwarded are the signals the supervisor passes on to the command.
@@ -48,9 +51,12 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 	if opt.Stdin == nil {
 		opt.Stdin, opt.Stdout, opt.Stderr = os.Stdin, os.Stdout, os.Stderr
 	}
-	trace := opt.Trace
+	trace, span := opt.Trace, opt.Span
 	if trace == nil {
 		trace = func(string) {}
+	}
+	if span == nil {
+		span = func(string) func() { return func() {} }
 	}
 	if len(p.Argv) == 0 {
 		return 0, errors.New("bug: the policy has no command")
@@ -64,6 +70,7 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 	}
 	prep := make(chan prepared, 1)
 	go func() {
+		defer span("ruleset (Landlock, seccomp)")()
 		l, err := p.prepareLockdown()
 		prep <- prepared{l, err}
 	}()
@@ -75,6 +82,7 @@ func Run(p *Policy, opt RunOptions) (int, error) {
 	sigs := make(chan os.Signal, 16)
 	notified := make(chan struct{})
 	go func() {
+		defer span("signal set-up")()
 		signal.Notify(sigs, forwarded...)
 		close(notified)
 	}()

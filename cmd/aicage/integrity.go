@@ -57,7 +57,7 @@ type earlyWatch struct {
 }
 
 // startWatch begins the snapshot of spec's project.
-func startWatch(host cage.Host, spec cage.Spec) *earlyWatch {
+func startWatch(host cage.Host, spec cage.Spec, tr *tracer) *earlyWatch {
 	root := spec.Root
 	if r, err := filepath.EvalSymlinks(root); err == nil {
 		root = r
@@ -68,6 +68,7 @@ func startWatch(host cage.Host, spec cage.Spec) *earlyWatch {
 	}
 	go func() {
 		defer close(w.done)
+		defer tr.span("integrity snapshot")()
 		w.stop, w.err = watchIntegrity(host, w.root, w.protect)
 	}()
 	return w

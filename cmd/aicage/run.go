@@ -124,7 +124,7 @@ func enter(c *cli.Context, req request) error {
 	// command waits for it. Until Ready takes it over, any return stops it
 	// (a watcher left running would leave the store marked "running", and
 	// the next session would take that for a crash).
-	watch := startWatch(host, sess.spec)
+	watch := startWatch(host, sess.spec, tr)
 	handed := false
 	defer func() {
 		if !handed {
@@ -189,6 +189,7 @@ func enter(c *cli.Context, req request) error {
 			handed = true
 			go func() {
 				defer close(recorded)
+				defer tr.span("policy.json for status")()
 				recordPolicy(pol)
 			}()
 			stopWatch, err = watch.wait(host, pol)
@@ -197,6 +198,7 @@ func enter(c *cli.Context, req request) error {
 		},
 		Refused: refused.add,
 		Trace:   tr.phase,
+		Span:    tr.span,
 	})
 	stopWatch()
 	tr.phase("integrity close")

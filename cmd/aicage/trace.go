@@ -20,6 +20,7 @@ type tracer struct {
 	start  time.Time
 	last   mark
 	phases []phase
+	spans  []span
 }
 
 type mark struct {
@@ -32,6 +33,13 @@ type phase struct {
 	name      string
 	wall, cpu time.Duration
 	nvcs      int64
+}
+
+// span is work that runs beside the phases, on a goroutine of its own:
+// when it started after the trace began, and how long it took.
+type span struct {
+	name       string
+	start, dur time.Duration
 }
 
 func newTracer() *tracer {
@@ -71,6 +79,21 @@ func (t *tracer) phase(name string) {
 	t.last = mark{wall: now, cpu: cpu, nvcs: nvcs}
 }
 
+// span starts timing concurrent work; the returned function ends it.
+// With a nil *tracer both do nothing.
+func (t *tracer) span(name string) (end func()) {
+	if t == nil {
+		return func() {}
+	}
+	start := time.Now()
+	return func() {
+		d := time.Since(start)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.spans = append(t.spans, span{name: name, start: start.Sub(t.start), dur: d})
+	}
+}
+
 // print writes the table to stderr.
 func (t *tracer) print() {
 	if t == nil {
@@ -86,6 +109,14 @@ func (t *tracer) print() {
 		wall, cpu, n = wall+p.wall, cpu+p.cpu, n+p.nvcs
 	}
 	fmt.Fprintf(stderr, "aicage: trace %-30s %9.3f %9.3f %6d\n", "total (before exit)", ms(wall), ms(cpu), n)
+	if len(t.spans) == 0 {
+		return
+	}
+	// Work beside the phases: a phase that waits for it shows the wait.
+	fmt.Fprintf(stderr, "aicage: trace %-30s %9s %9s\n", "alongside", "from ms", "wall ms")
+	for _, sp := range t.spans {
+		fmt.Fprintf(stderr, "aicage: trace %-30s %9.3f %9.3f\n", sp.name, ms(sp.start), ms(sp.dur))
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
