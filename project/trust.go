@@ -185,13 +185,18 @@ func (s *TrustStore) Generation(path string) string {
 	key := hashHex([]byte(path))
 	var b strings.Builder
 	for _, kind := range []string{"index", "deny"} {
-		var st syscall.Stat_t
-		if err := syscall.Lstat(filepath.Join(s.dir, kind, key), &st); err != nil {
+		fi, err := os.Lstat(filepath.Join(s.dir, kind, key))
+		if err != nil {
 			b.WriteString("-;")
 			continue
 		}
 		// every write is a rename of a new file: a new inode and time
-		fmt.Fprintf(&b, "%d.%d.%d.%d;", st.Ino, st.Mtim.Sec, st.Mtim.Nsec, st.Size)
+		var ino uint64
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = uint64(st.Ino)
+		}
+		mt := fi.ModTime()
+		fmt.Fprintf(&b, "%d.%d.%d.%d;", ino, mt.Unix(), mt.Nanosecond(), fi.Size())
 	}
 	return hashHex([]byte(b.String()))[:16]
 }
