@@ -16,6 +16,9 @@ const traceRuns = 60
 // phaseLine is one line of AICAGE_TRACE=1's table.
 var phaseLine = regexp.MustCompile(`^aicage: trace (.+?)\s+([0-9.]+)\s+([0-9.]+)\s+(\d+)$`)
 
+// spanLine is one line of its "alongside" table: work beside the phases.
+var spanLine = regexp.MustCompile(`^aicage: trace (.+?)\s+([0-9.]+)\s+([0-9.]+)$`)
+
 // trace runs `aicage run -- /bin/true` with AICAGE_TRACE=1 traceRuns
 // times and prints the trace's table, each phase's median, with what the
 // parent sees: the wall time from fork to reaping, the CPU time and the
@@ -26,6 +29,9 @@ func (w *world) trace() string {
 	type acc struct{ wall, cpu, vcsw []float64 }
 	phases := map[string]*acc{}
 	var order []string
+	type spanAcc struct{ from, wall []float64 }
+	spans := map[string]*spanAcc{}
+	var spanOrder []string
 	var wall, cpu, vcsw []float64
 	for i := 0; i < traceRuns; i++ {
 		c := w.cmd(w.proj, w.bin, "run", "--", "/bin/true")
@@ -43,6 +49,18 @@ func (w *world) trace() string {
 		for _, line := range bytes.Split(stderr.Bytes(), []byte("\n")) {
 			m := phaseLine.FindSubmatch(line)
 			if m == nil {
+				if m := spanLine.FindSubmatch(line); m != nil {
+					name := string(m[1])
+					a := spans[name]
+					if a == nil {
+						a = &spanAcc{}
+						spans[name] = a
+						spanOrder = append(spanOrder, name)
+					}
+					from, _ := strconv.ParseFloat(string(m[2]), 64)
+					wall, _ := strconv.ParseFloat(string(m[3]), 64)
+					a.from, a.wall = append(a.from, from), append(a.wall, wall)
+				}
 				continue
 			}
 			name := string(m[1])
@@ -59,12 +77,19 @@ func (w *world) trace() string {
 		}
 	}
 	fmt.Fprintf(&out, "\nphase trace of `aicage run -- /bin/true` (AICAGE_TRACE=1), medians of %d runs:\n", traceRuns)
-	fmt.Fprintf(&out, "  %-36s %9s %9s %6s\n", "phase", "wall ms", "cpu ms", "vcsw")
+	fmt.Fprintf(&out, "  %-40s %9s %9s %6s\n", "phase", "wall ms", "cpu ms", "vcsw")
 	for _, name := range order {
 		a := phases[name]
-		fmt.Fprintf(&out, "  %-36s %9.3f %9.3f %6.0f\n", name, median(a.wall), median(a.cpu), median(a.vcsw))
+		fmt.Fprintf(&out, "  %-40s %9.3f %9.3f %6.0f\n", name, median(a.wall), median(a.cpu), median(a.vcsw))
 	}
-	fmt.Fprintf(&out, "  %-36s %9.3f %9.3f %6.0f\n", "seen by the parent (fork to reaped)", median(wall), median(cpu), median(vcsw))
+	fmt.Fprintf(&out, "  %-40s %9.3f %9.3f %6.0f\n", "the whole run, as this Go parent saw it", median(wall), median(cpu), median(vcsw))
+	if len(spanOrder) > 0 {
+		fmt.Fprintf(&out, "  %-40s %9s %9s\n", "alongside (from the start of main)", "from ms", "wall ms")
+		for _, name := range spanOrder {
+			a := spans[name]
+			fmt.Fprintf(&out, "  %-40s %9.3f %9.3f\n", name, median(a.from), median(a.wall))
+		}
+	}
 	if m := median(cpu); m > 0 {
 		fmt.Fprintf(&out, "  wall / cpu: %.2f\n", median(wall)/m)
 	}
