@@ -74,6 +74,11 @@ func TestHoldInProcessFallback(t *testing.T) {
 		}
 		return pids
 	}
+	// the shell has exited; its cat may not have exec'd yet
+	deadline := time.Now().Add(5 * time.Second)
+	for len(holders()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if h := holders(); len(h) != 1 {
 		t.Fatalf("processes holding the instance: %v, want one cat", h)
 	}
@@ -81,7 +86,7 @@ func TestHoldInProcessFallback(t *testing.T) {
 	holder.w.Close()
 	holder.w = nil
 	holder.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for len(holders()) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the holder did not exit when its pipe closed: %v", holders())
