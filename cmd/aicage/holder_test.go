@@ -16,11 +16,7 @@ func TestHoldPastExitFreesInstances(t *testing.T) {
 	dir := t.TempDir()
 	var slow int
 	for i := 0; i < 400; i++ {
-		fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
-		for wait := time.Millisecond; err == unix.EMFILE && wait <= 256*time.Millisecond; wait *= 2 {
-			time.Sleep(wait)
-			fd, err = unix.InotifyInit1(unix.IN_CLOEXEC)
-		}
+		fd, err := inotifyInit()
 		if err != nil {
 			t.Fatalf("round %d: inotify_init1: %v (instances handed over are not freed)", i, err)
 		}
@@ -49,7 +45,7 @@ func TestHoldPastExitFreesInstances(t *testing.T) {
 // The fallback where io_uring is off: a cat outside holds the instance
 // until aicage's end of its pipe closes (at aicage's exit), then exits.
 func TestHoldInProcessFallback(t *testing.T) {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	fd, err := inotifyInit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,4 +89,15 @@ func TestHoldInProcessFallback(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// inotifyInit makes an inotify instance, waiting for those handed to the
+// kernel by an earlier test to be torn down when the user's are used up.
+func inotifyInit() (int, error) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	for wait := time.Millisecond; err == unix.EMFILE && wait <= time.Second; wait *= 2 {
+		time.Sleep(wait)
+		fd, err = unix.InotifyInit1(unix.IN_CLOEXEC)
+	}
+	return fd, err
 }
