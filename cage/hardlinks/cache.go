@@ -189,10 +189,12 @@ func (d *decoder) node(depth int) *node {
 		}
 	}
 	nk := d.count()
+	n.dirs = 1
 	if nk > 0 {
 		n.kids = make([]*node, nk)
 		for i := range n.kids {
 			n.kids[i] = d.node(depth + 1)
+			n.dirs += n.kids[i].dirs
 		}
 	}
 	return n

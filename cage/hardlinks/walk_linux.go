@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +20,9 @@ type node struct {
 	file   bool // the tree is a single file, held in links
 	links  []fileRec
 	kids   []*node
+	// dirs counts the directories of the subtree, itself included, as the
+	// cache had them; 0 for a node read in this walk.
+	dirs int
 }
 
 // dirKey changes whenever a name is added to or removed from a directory.
@@ -46,7 +48,6 @@ type walker struct {
 	root   int // the tree's directory, opened without following symlinks
 	start  int64
 	sem    chan struct{} // free workers
-	wg     sync.WaitGroup
 	dirs   atomic.Int64
 	read   atomic.Int64
 	mu     sync.Mutex
@@ -85,8 +86,7 @@ func walkTree(tree string, prev *node, start time.Time) (*node, walkStats, error
 	w := &walker{root: fd, start: start.Add(-racyWindow).UnixNano(), rooted: tree}
 	w.sem = make(chan struct{}, max(1, min(runtime.GOMAXPROCS(0), 4))-1)
 	w.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
-	n := w.visit(".", prev)
-	w.wg.Wait()
+	n := w.visitAt(fd, ".", "", prev)
 	n.name = tree
 	if w.err != nil {
 		return nil, walkStats{}, w.err
@@ -94,19 +94,61 @@ func walkTree(tree string, prev *node, start time.Time) (*node, walkStats, error
 	return n, walkStats{dirs: int(w.dirs.Load()), read: int(w.read.Load())}, nil
 }
 
-// child visits a subdirectory on a free worker, or inline, and puts its
-// node in *slot.
-func (w *walker) child(rel string, prev *node, slot **node) {
-	select {
-	case w.sem <- struct{}{}:
-		w.wg.Add(1)
-		go func() {
-			defer func() { <-w.sem; w.wg.Done() }()
-			*slot = w.visit(rel, prev)
-		}()
-	default:
-		*slot = w.visit(rel, prev)
+// minRun is the fewest directories, by the cache's count, that a worker
+// is handed at once on a repeat walk: one stat each is too little work to
+// hand out directory by directory (pnpm's .pnpm holds thousands of small
+// packages side by side).
+const minRun = 128
+
+// kidsAt visits the subdirectories names of rel, whose O_PATH fd is dir,
+// and puts each one's node in out; prev holds what the cache has of each
+// (nil: nothing). names is nil when every prev is set: their names are
+// the names. They go in runs of at least minRun directories by the
+// cache's count (one a run when the cache has not seen it: reading a
+// directory is work enough), each run on a free worker or inline. It
+// returns once every run is done: dir stays open until then.
+func (w *walker) kidsAt(dir int, rel string, names []string, prev, out []*node) {
+	var mine sync.WaitGroup
+	for i := 0; i < len(prev); {
+		j, n := i, 0
+		for j < len(prev) && n < minRun {
+			if prev[j] == nil {
+				n += minRun
+			} else {
+				n += max(prev[j].dirs, 1)
+			}
+			j++
+		}
+		visit := func(i, j int) {
+			for k := i; k < j; k++ {
+				name := ""
+				if names != nil {
+					name = names[k]
+				} else {
+					name = prev[k].name
+				}
+				out[k] = w.visitAt(dir, name, rel, prev[k])
+			}
+		}
+		if j == len(prev) {
+			// the last run is this goroutine's own: handing it out would
+			// leave a worker waiting here, with nothing left to do
+			visit(i, j)
+			break
+		}
+		select {
+		case w.sem <- struct{}{}:
+			mine.Add(1)
+			go func(i, j int) {
+				defer func() { <-w.sem; mine.Done() }()
+				visit(i, j)
+			}(i, j)
+		default:
+			visit(i, j)
+		}
+		i = j
 	}
+	mine.Wait()
 }
 
 func join(rel, name string) string {
@@ -120,32 +162,58 @@ func keyOf(st *unix.Stat_t) dirKey {
 	return dirKey{dev: st.Dev, ino: st.Ino, ctime: st.Ctim.Nano(), mtime: st.Mtim.Nano()}
 }
 
-// visit returns the node of the directory rel: prev itself when its key
-// is the same (its subdirectories are visited in turn), else a new node
-// read from the directory.
-func (w *walker) visit(rel string, prev *node) *node {
+// visitAt returns the node of the directory name in parent (an O_PATH
+// fd), whose path from the tree's top is parentRel: prev itself when its key is the
+// same (its subdirectories are visited in turn), else a new node read
+// from the directory. A repeat walk goes from fd to fd: each directory
+// the cache knows is checked by one stat relative to its parent, and one
+// with subdirectories is opened for them, so that no path is resolved
+// from the top again (on two cores, workers that each resolve long paths
+// through the same first directories gained nothing over one).
+func (w *walker) visitAt(parent int, name, parentRel string, prev *node) *node {
 	w.dirs.Add(1)
-	name := rel
-	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
-		name = rel[i+1:]
+	relOf := func() string {
+		if name == "." {
+			return "."
+		}
+		return join(parentRel, name)
 	}
 	if prev != nil && !prev.unsure {
 		var st unix.Stat_t
-		err := unix.Fstatat(w.root, rel, &st, unix.AT_SYMLINK_NOFOLLOW)
-		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && keyOf(&st) == prev.key {
-			for i, k := range prev.kids {
-				w.child(join(rel, k.name), k, &prev.kids[i])
+		if len(prev.kids) == 0 {
+			err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+			if err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && keyOf(&st) == prev.key {
+				return prev
 			}
-			return prev
+		} else if fd, err := openPath(parent, name); err == nil {
+			same := unix.Fstat(fd, &st) == nil && keyOf(&st) == prev.key
+			if same {
+				w.kidsAt(fd, relOf(), nil, prev.kids, prev.kids)
+			}
+			unix.Close(fd)
+			if same {
+				return prev
+			}
 		}
 	}
 	w.read.Add(1)
 	n := &node{name: name}
+	rel := relOf()
 	subdirs, err := w.readDir(rel, n)
 	if err != nil {
 		w.fail(err)
 		return n
 	}
+	if len(subdirs) == 0 {
+		return n
+	}
+	fd, err := openPath(w.root, rel)
+	if err != nil {
+		// gone since it was read: tried again next time
+		n.unsure = true
+		return n
+	}
+	defer unix.Close(fd)
 	var byName map[string]*node
 	if prev != nil && len(prev.kids) > 0 {
 		byName = make(map[string]*node, len(prev.kids))
@@ -153,11 +221,19 @@ func (w *walker) visit(rel string, prev *node) *node {
 			byName[k.name] = k
 		}
 	}
-	n.kids = make([]*node, len(subdirs))
+	kidPrev := make([]*node, len(subdirs))
 	for i, sub := range subdirs {
-		w.child(join(rel, sub), byName[sub], &n.kids[i])
+		kidPrev[i] = byName[sub]
 	}
+	n.kids = make([]*node, len(subdirs))
+	w.kidsAt(fd, rel, subdirs, kidPrev, n.kids)
 	return n
+}
+
+// openPath opens the directory name in dir as an O_PATH fd, following no
+// symlink at its end.
+func openPath(dir int, name string) (int, error) {
+	return unix.Openat(dir, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 }
 
 func (w *walker) fail(err error) {
