@@ -199,7 +199,16 @@ func (w *walker) visitAt(parent int, name, parentRel string, prev *node) *node {
 	w.read.Add(1)
 	n := &node{name: name}
 	rel := relOf()
-	subdirs, err := w.readDir(rel, n)
+	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if !skippable(err) {
+			w.fail(fmt.Errorf("reading %s/%s: %w", w.rooted, rel, err))
+		}
+		n.unsure = true // vanished or unreadable: tried again next time
+		return n
+	}
+	defer unix.Close(fd)
+	subdirs, err := w.readDir(fd, rel, n)
 	if err != nil {
 		w.fail(err)
 		return n
@@ -207,13 +216,6 @@ func (w *walker) visitAt(parent int, name, parentRel string, prev *node) *node {
 	if len(subdirs) == 0 {
 		return n
 	}
-	fd, err := openPath(w.root, rel)
-	if err != nil {
-		// gone since it was read: tried again next time
-		n.unsure = true
-		return n
-	}
-	defer unix.Close(fd)
 	var byName map[string]*node
 	if prev != nil && len(prev.kids) > 0 {
 		byName = make(map[string]*node, len(prev.kids))
@@ -244,19 +246,11 @@ func (w *walker) fail(err error) {
 	}
 }
 
-// readDir reads the directory rel into n (key and links) and returns the
-// names of its subdirectories. A directory that vanished or cannot be read
-// is left empty and marked unsure, so that it is tried again next time.
-func (w *walker) readDir(rel string, n *node) ([]string, error) {
-	fd, err := unix.Openat(w.root, rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if skippable(err) {
-			n.unsure = true
-			return nil, nil
-		}
-		return nil, fmt.Errorf("reading %s/%s: %w", w.rooted, rel, err)
-	}
-	defer unix.Close(fd)
+// readDir reads the directory fd (rel from the tree's top) into n (key
+// and links) and returns the names of its subdirectories. One that cannot
+// be read to the end is marked unsure, so that it is tried again next
+// time.
+func (w *walker) readDir(fd int, rel string, n *node) ([]string, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, fmt.Errorf("reading %s/%s: %w", w.rooted, rel, err)
