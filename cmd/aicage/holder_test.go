@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +102,16 @@ func inotifyInit() (int, error) {
 		fd, err = unix.InotifyInit1(unix.IN_CLOEXEC)
 	}
 	return fd, err
+}
+
+// Out of inotify instances, the error says what to do; other errors keep
+// the general hint.
+func TestStartHint(t *testing.T) {
+	err := fmt.Errorf("integrity: inotify: %w", unix.EMFILE)
+	if h := startHint(err); len(h) != 1 || !strings.Contains(h[0], "max_user_instances") {
+		t.Errorf("startHint(EMFILE) = %q", h)
+	}
+	if h := startHint(fmt.Errorf("integrity: %w", unix.EACCES)); h != nil {
+		t.Errorf("startHint(EACCES) = %q", h)
+	}
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"github.com/aicage/aicage/cage"
 	"github.com/aicage/aicage/cage/integrity"
@@ -29,7 +31,7 @@ func watchIntegrity(host cage.Host, root string, protect []string) (stop func(),
 	report := func(e integrity.Event) { warningf("%s", e) }
 	w, err := integrity.Start(integrityStore(host, root), set, report)
 	if err != nil {
-		return nil, fail(err)
+		return nil, fail(err, startHint(err)...)
 	}
 	if fd := w.DupInotify(); fd >= 0 {
 		holdPastExit(fd)
@@ -43,6 +45,16 @@ func watchIntegrity(host cage.Host, root string, protect []string) (stop func(),
 			warningf("%d change(s) to files that run outside the cage were undone this session; 'aicage status' lists them", n)
 		}
 	}, nil
+}
+
+// startHint says what to do when the watcher cannot start for want of an
+// inotify instance (fs.inotify.max_user_instances, 128 by default, shared
+// by every program of the user that watches files); nothing otherwise.
+func startHint(err error) []string {
+	if errors.Is(err, syscall.EMFILE) {
+		return []string{"each aicage session watches the git metadata with one inotify instance: end sessions or file watchers you no longer need, or raise the limit ('sysctl fs.inotify.max_user_instances=512')"}
+	}
+	return nil
 }
 
 // earlyWatch is the integrity snapshot taken in the background while the
